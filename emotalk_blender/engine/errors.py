@@ -1,0 +1,21 @@
+"""Errors the engine raises for bad input. Each message names the file and the problem."""
+
+
+class EmoTalkError(Exception):
+    """Base of every error a user can cause (bad audio, bad checkpoint, bad template set)."""
+
+
+class AudioError(EmoTalkError):
+    """An audio file that is missing, unreadable, empty, too short or holds NaN/inf samples."""
+
+
+class CheckpointError(EmoTalkError):
+    """A checkpoint that is missing, corrupt, unsafe to load or of the wrong layout."""
+
+
+class TemplateError(EmoTalkError):
+    """A blendshape template set that is missing pieces or inconsistent."""
+
+
+class Cancelled(Exception):
+    """Raised inside long work when the caller's cancel event is set (Esc in Blender)."""
