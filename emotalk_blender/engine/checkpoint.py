@@ -1,0 +1,206 @@
+"""Checkpoints: the released EmoTalk.pth, HF-format wav2vec2 parts, and the project's own files.
+
+Everything is read without executing pickled code (``torch.load(weights_only=True)``, or a plain
+safetensors parser) and memory-mapped where the format allows, so that peak memory while loading is
+about one copy of the weights. Loading is strict: every missing, unexpected or mis-shaped key is an
+error that lists them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+from .model import EmoTalk, EmoTalkConfig
+
+OWN_FORMAT = "emotalk-blender/1"  # {"format", "config", "state_dict", "meta"}
+
+# Newer torch names a weight-normalised conv's g and v differently; we store the released names.
+_RENAMES = {
+    "parametrizations.weight.original0": "weight_g",
+    "parametrizations.weight.original1": "weight_v",
+}
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file (8-byte header size, JSON header, raw little-endian data), memory-mapped."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: truncated safetensors file")
+        n = int.from_bytes(head, "little")
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, UnicodeDecodeError):
+            raise CheckpointError(f"{path}: corrupt safetensors header") from None
+    raw = np.memmap(path, dtype=np.uint8, mode="c")  # copy-on-write: tensors share the mapping
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise CheckpointError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
+        if 8 + n + end > raw.shape[0]:
+            raise CheckpointError(f"{path}: truncated (tensor {name} runs past the end of the file)")
+        buf = torch.from_numpy(raw[8 + n + start: 8 + n + end]) if end > start else torch.empty(0, dtype=torch.uint8)
+        out[name] = buf.view(dtype).reshape(info["shape"])
+    return out
+
+
+def _torch_load(path: Path):
+    try:
+        mmap = zipfile.is_zipfile(path)  # only the zip format can be memory-mapped
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported object"
+        raise CheckpointError(
+            f"{path}: refused: the file carries pickled code or objects, not just weights, and is not "
+            f"loaded for safety ({first})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(exc).splitlines()[0]})") from None
+
+
+def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state_dict, extra) from a .pth/.pt/.bin/.safetensors file; ``extra`` holds our own format's fields."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix == ".safetensors":
+        return {canonical_key(k): v for k, v in _read_safetensors(path).items()}, {}
+    obj = _torch_load(path)
+    extra: dict = {}
+    if isinstance(obj, dict) and obj.get("format") == OWN_FORMAT:
+        extra = {k: v for k, v in obj.items() if k != "state_dict"}
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict):
+        for wrapper in ("state_dict", "model", "module"):  # common training-script wrappers
+            if isinstance(obj.get(wrapper), dict) and all(isinstance(k, str) for k in obj[wrapper]):
+                obj = obj[wrapper]
+                break
+    if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
+        raise CheckpointError(f"{path}: not a state_dict of tensors")
+    return {canonical_key(k): v for k, v in obj.items()}, extra
+
+
+def canonical_key(key: str) -> str:
+    """The released name of a key: no ``module.`` wrapper, weight-norm as ``weight_g``/``weight_v``."""
+    key = key[len("module."):] if key.startswith("module.") else key
+    for newer, released in _RENAMES.items():
+        key = key.replace(newer, released)
+    return key
+
+
+def check_keys(path, expected: dict[str, torch.Size], got: dict[str, torch.Tensor]) -> None:
+    """Raise a CheckpointError listing every missing, unexpected and mis-shaped key."""
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = sorted(
+        f"{k}: file {tuple(got[k].shape)}, model {tuple(expected[k])}"
+        for k in set(expected) & set(got) if tuple(got[k].shape) != tuple(expected[k])
+    )
+    if missing or unexpected or shapes:
+        parts = []
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
+            if items:
+                shown = ", ".join(items[:12]) + (f", ... ({len(items)} in all)" if len(items) > 12 else "")
+                parts.append(f"{title} ({len(items)}): {shown}")
+        raise CheckpointError(f"{path}: does not fit the EmoTalk layout; " + "; ".join(parts))
+
+
+def _expected(model: torch.nn.Module) -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in model.state_dict().items()}
+
+
+def build_from_state_dict(path, sd: dict, cfg: EmoTalkConfig, device="cpu", dtype=torch.float32) -> EmoTalk:
+    """An EmoTalk with ``cfg`` whose tensors are ``sd`` (strict), without a second copy on CPU."""
+    with torch.device("meta"):
+        model = EmoTalk(cfg)
+    check_keys(path, _expected(model), sd)
+    sd = {k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype) for k, v in sd.items()}
+    model.load_state_dict(sd, strict=True, assign=True)
+    return model.eval()
+
+
+def load_checkpoint(path, device="cpu", dtype=torch.float32) -> EmoTalk:
+    """Load the released EmoTalk.pth or one of the project's own checkpoints, strictly."""
+    sd, extra = read_tensors(path)
+    if extra:
+        try:
+            cfg = EmoTalkConfig.from_dict(extra["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: bad model configuration ({exc})") from None
+    else:
+        cfg = EmoTalkConfig()  # a flat state_dict: the released architecture
+    model = build_from_state_dict(path, sd, cfg, device, dtype)
+    model.meta = dict(extra.get("meta", {}))
+    model.source = str(path)
+    return model
+
+
+def save_checkpoint(model: EmoTalk, path, meta: dict | None = None, released_layout: bool = False) -> None:
+    """Save ``model``: our format (config + weights + meta) or, with ``released_layout``, a flat state_dict."""
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    obj = sd if released_layout else {
+        "format": OWN_FORMAT, "config": model.config.to_dict(), "state_dict": sd, "meta": dict(meta or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)  # write then rename: a failed save never leaves a half file under the name
+    os.replace(tmp, path)
+
+
+# --- upstream HF-format wav2vec2 parts ------------------------------------------------------------
+def _hf_encoder_tensors(path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if path.is_dir():
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise CheckpointError(f"{path}: no model.safetensors or pytorch_model.bin in this folder")
+    sd, _ = read_tensors(path)
+    return {(k[len("wav2vec2."):] if k.startswith("wav2vec2.") else k): v for k, v in sd.items()}
+
+
+def replace_encoder(model: EmoTalk, which: str, path) -> None:
+    """Put the weights of an HF-format wav2vec2 file into the content or emotion encoder, strictly.
+
+    ``which="content"``: a Wav2Vec2ForCTC/Wav2Vec2Model file (its ``lm_head`` included if present).
+    ``which="emotion"``: a speech-emotion file (wav2vec2 plus ``classifier.dense``/``classifier.out_proj``).
+    """
+    sd = _hf_encoder_tensors(path)
+    if which == "content":
+        target, head = model.audio_encoder_cont, {}
+    elif which == "emotion":
+        target = model.audio_encoder_emo.wav2vec2
+        head = {k: sd.pop(k) for k in list(sd) if k.startswith("classifier.")}
+    else:
+        raise ValueError("which must be 'content' or 'emotion'")
+    expected = _expected(target)
+    if "lm_head.weight" in expected and "lm_head.weight" not in sd:  # a bare Wav2Vec2Model: keep ours
+        expected = {k: v for k, v in expected.items() if not k.startswith("lm_head.")}
+    for k in [k for k in sd if k.startswith("lm_head.") and k not in expected]:
+        sd.pop(k)  # a CTC head the encoder does not use
+    check_keys(path, expected, sd)
+    dev = next(model.parameters()).device
+    target.load_state_dict({k: v.to(dev, torch.float32) for k, v in sd.items()}, strict=False, assign=False)
+    if head:
+        cls = model.audio_encoder_emo.classifier
+        check_keys(path, _expected(cls), {k[len("classifier."):]: v for k, v in head.items()})
+        cls.load_state_dict({k[len("classifier."):]: v.to(dev, torch.float32) for k, v in head.items()})

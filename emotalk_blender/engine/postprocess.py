@@ -1,0 +1,63 @@
+"""Post-processing of the released demo: Savitzky-Golay smoothing and inserted blinks.
+
+Both steps can be switched off; the blinks take a seed so that a take is reproducible.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from .arkit import BLINK_CHANNELS
+
+SAVGOL_WINDOW = 5
+SAVGOL_ORDER = 2
+
+# The four 7-frame blink curves of the released demo, written into both eyeBlink channels.
+BLINK_CURVES = np.array([
+    [0.36537236, 0.950235724, 0.95593375, 0.916715622, 0.367256105, 0.119113259, 0.025357503],
+    [0.234776169, 0.909951985, 0.944758058, 0.777862132, 0.191071674, 0.235437036, 0.089163929],
+    [0.870040774, 0.949833691, 0.949418545, 0.695911646, 0.191071674, 0.072576277, 0.007108896],
+    [0.000307991, 0.556701422, 0.952656746, 0.942345619, 0.425857186, 0.148335218, 0.017659493],
+], dtype=np.float32)
+BLINK_LEN = BLINK_CURVES.shape[1]
+FIRST_BLINK_MAX = 60  # first start uniform in [0, 60] frames
+BLINK_GAP = (60, 180)  # next start 60..180 frames later
+
+
+def smooth(weights: np.ndarray) -> np.ndarray:
+    """Savitzky-Golay per channel (window 5, order 2); shorter takes use the widest odd window that fits."""
+    t = weights.shape[0]
+    window = min(SAVGOL_WINDOW, t if t % 2 else t - 1)
+    if window <= SAVGOL_ORDER:
+        return weights.copy()
+    return savgol_filter(weights, window, SAVGOL_ORDER, axis=0).astype(np.float32)
+
+
+def blink_starts(frames: int, seed: int | None) -> list[tuple[int, int]]:
+    """(start frame, curve index) of each blink, as the released demo draws them."""
+    rng = np.random.default_rng(seed)
+    out = []
+    start = int(rng.integers(0, FIRST_BLINK_MAX + 1))
+    while start < frames - BLINK_LEN:
+        out.append((start, int(rng.integers(0, len(BLINK_CURVES)))))
+        start += int(rng.integers(BLINK_GAP[0], BLINK_GAP[1] + 1))
+    return out
+
+
+def insert_blinks(weights: np.ndarray, seed: int | None = 0) -> np.ndarray:
+    """Blink channels set to 0, then the demo's blink curves written in at random starts."""
+    out = weights.copy()
+    out[:, BLINK_CHANNELS] = 0.0
+    for start, curve in blink_starts(out.shape[0], seed):
+        out[start:start + BLINK_LEN, BLINK_CHANNELS] = BLINK_CURVES[curve][:, None]
+    return out
+
+
+def postprocess(weights: np.ndarray, smoothing: bool = True, blinks: bool = True, seed: int | None = 0) -> np.ndarray:
+    """The demo's steps in its order: smoothing, then blinks."""
+    out = np.asarray(weights, dtype=np.float32)
+    if smoothing:
+        out = smooth(out)
+    if blinks:
+        out = insert_blinks(out, seed)
+    return out

@@ -1,0 +1,217 @@
+"""A wav2vec2 encoder ("stable layer norm" variant) in plain PyTorch.
+
+Module and parameter names follow the upstream layout exactly, so a released state_dict maps 1:1
+(``feature_extractor.conv_layers.0.conv.weight``, ``encoder.layers.3.attention.q_proj.bias``, ...).
+Only the inference path EmoTalk needs is here: no masking, no quantiser, no CTC loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class Wav2Vec2Config:
+    conv_dim: tuple[int, ...] = (512,) * 7
+    conv_kernel: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
+    conv_stride: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
+    hidden_size: int = 1024
+    num_layers: int = 24
+    num_heads: int = 16
+    ffn_size: int = 4096
+    pos_conv_kernel: int = 128
+    pos_conv_groups: int = 16
+    dropout: float = 0.1  # hidden, attention and projection dropout (training only)
+    layer_norm_eps: float = 1e-5
+    lm_head_vocab: int | None = 32  # the released file carries an unused CTC head; None: omit it
+    extra: dict = field(default_factory=dict)
+
+
+def interpolate_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """Linear resampling of (B, T, C) features to ``frames`` steps, as the released code does."""
+    if x.shape[1] == frames:
+        return x
+    return F.interpolate(x.transpose(1, 2), size=frames, mode="linear", align_corners=True).transpose(1, 2)
+
+
+class ConvLayer(nn.Module):
+    """Conv1d -> LayerNorm over channels -> GELU (upstream: Wav2Vec2LayerNormConvLayer)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, eps: float):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=True)
+        self.layer_norm = nn.LayerNorm(c_out, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L)
+        x = self.conv(x)
+        x = self.layer_norm(x.transpose(1, 2)).transpose(1, 2)
+        return F.gelu(x)
+
+
+class FeatureEncoder(nn.Module):
+    """The CNN: 16 kHz waveform (B, N) -> (B, T50, C) at about 50 Hz (hop 320, field 400)."""
+
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        c_in = (1,) + tuple(cfg.conv_dim[:-1])
+        self.conv_layers = nn.ModuleList(
+            ConvLayer(i, o, k, s, cfg.layer_norm_eps)
+            for i, o, k, s in zip(c_in, cfg.conv_dim, cfg.conv_kernel, cfg.conv_stride)
+        )
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        x = wav[:, None, :]
+        for layer in self.conv_layers:
+            x = layer(x)
+        return x.transpose(1, 2)
+
+
+def output_length(cfg: Wav2Vec2Config, n_samples: int) -> int:
+    """Number of CNN frames for ``n_samples`` of audio (no padding: floor((L - k) / s) + 1)."""
+    for k, s in zip(cfg.conv_kernel, cfg.conv_stride):
+        n_samples = (n_samples - k) // s + 1
+    return n_samples
+
+
+class FeatureProjection(nn.Module):
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(cfg.conv_dim[-1], eps=cfg.layer_norm_eps)
+        self.projection = nn.Linear(cfg.conv_dim[-1], cfg.hidden_size)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.dropout(self.projection(self.layer_norm(x)))
+
+
+class WeightNormConv(nn.Module):
+    """Conv1d whose weight is weight-normalised over dim 2: ``w = g * v / ||v||`` (norm over dims 0, 1).
+
+    Stored as ``weight_g`` (1, 1, K) and ``weight_v`` (C, C / groups, K), the released names.
+    """
+
+    def __init__(self, channels: int, kernel: int, groups: int):
+        super().__init__()
+        self.weight_g = nn.Parameter(torch.ones(1, 1, kernel))
+        self.weight_v = nn.Parameter(torch.empty(channels, channels // groups, kernel))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        nn.init.normal_(self.weight_v, std=(2.0 / (kernel * channels)) ** 0.5)
+        with torch.no_grad():
+            self.weight_g.copy_(self.weight_v.norm(dim=(0, 1), keepdim=True))
+        self.groups = groups
+        self.padding = kernel // 2
+
+    def weight(self) -> torch.Tensor:
+        return self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True)
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight(), self.bias, padding=self.padding, groups=self.groups)
+
+
+class PositionalConvEmbedding(nn.Module):
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.conv = WeightNormConv(cfg.hidden_size, cfg.pos_conv_kernel, cfg.pos_conv_groups)
+        self.drop_last = cfg.pos_conv_kernel % 2 == 0  # an even kernel yields one frame too many
+
+    def forward(self, x):  # (B, T, C)
+        y = self.conv(x.transpose(1, 2))
+        if self.drop_last:
+            y = y[:, :, :-1]
+        return F.gelu(y).transpose(1, 2)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        split = lambda y: y.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
+        q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
+        # Fused kernel: the (T x T) attention map is never kept.
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.out_proj(y.transpose(1, 2).reshape(b, t, c))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.intermediate_dense = nn.Linear(dim, hidden)
+        self.output_dense = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.dropout(self.output_dense(self.dropout(F.gelu(self.intermediate_dense(x)))))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm block: ``h = h + Attn(LN(h)); h = h + FFN(final_LN(h))``."""
+
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.attention = Attention(cfg.hidden_size, cfg.num_heads, cfg.dropout)
+        self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.feed_forward = FeedForward(cfg.hidden_size, cfg.ffn_size, cfg.dropout)
+        self.final_layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, h):
+        h = h + self.dropout(self.attention(self.layer_norm(h)))
+        return h + self.feed_forward(self.final_layer_norm(h))
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.pos_conv_embed = PositionalConvEmbedding(cfg)
+        self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.num_layers))
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, h):
+        h = self.dropout(h + self.pos_conv_embed(h))
+        for layer in self.layers:
+            h = layer(h)
+        return self.layer_norm(h)
+
+
+class Wav2Vec2Model(nn.Module):
+    """wav2vec2 with an optional resampling of the CNN features to a given frame count.
+
+    ``forward(wav, frames)`` returns the last hidden state (B, frames, hidden). EmoTalk resamples
+    the ~50 Hz CNN features to the 30 fps motion rate before the transformer (content encoder).
+    """
+
+    def __init__(self, cfg: Wav2Vec2Config):
+        super().__init__()
+        self.config = cfg
+        self.masked_spec_embed = nn.Parameter(torch.zeros(cfg.hidden_size))  # training-time masking only
+        self.feature_extractor = FeatureEncoder(cfg)
+        self.feature_projection = FeatureProjection(cfg)
+        self.encoder = Encoder(cfg)
+        if cfg.lm_head_vocab:
+            self.lm_head = nn.Linear(cfg.hidden_size, cfg.lm_head_vocab)  # unused; kept for key parity
+
+    def features(self, wav: torch.Tensor) -> torch.Tensor:
+        """CNN features (B, T50, C)."""
+        return self.feature_extractor(wav)
+
+    def transform(self, feats: torch.Tensor) -> torch.Tensor:
+        """Projection + transformer over (B, T, C) CNN features -> last hidden state."""
+        return self.encoder(self.feature_projection(feats))
+
+    def forward(self, wav: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        feats = self.features(wav)
+        if frames is not None:
+            feats = interpolate_frames(feats, frames)
+        return self.transform(feats)
