@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test demo bench
+.PHONY: setup test demo bench setup42 test42 build
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -17,3 +17,21 @@ test: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Blender 4.2 LTS side (the pre-slotted-action API): its own venv, the Blender-facing tests.
+VENV42 := .venv42
+PY42 := $(VENV42)/bin/python
+setup42: $(VENV42)/.installed
+
+$(VENV42)/.installed: requirements-blender42.txt
+	test -x $(PY42) || $(PYTHON) -m venv $(VENV42)
+	$(PY42) -m pip install -q --upgrade pip
+	$(PY42) -m pip install -q -r requirements-blender42.txt
+	touch $@
+
+test42: setup42
+	$(PY42) -m pytest -q tests/test_blender_*.py tests/test_build.py tests/test_livelinkface.py
+
+# The installable extension zip, validated by Blender's own tool: dist/emotalk_blender-<ver>.zip
+build: setup
+	$(PY) build.py

@@ -67,7 +67,7 @@ def test_chunked_agrees_with_unchunked_on_long_speech(model, long_speech_wav):
 def test_memory_is_bounded_by_the_window(model):
     """Each pass sees at most one window of audio, whatever the clip length."""
     seen = []
-    hook = model.audio_encoder_cont.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[-1]))
+    hook = model.audio_encoder_cont.feature_extractor.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[-1]))
     try:
         predict(model, np.random.default_rng(0).standard_normal(16000 * 95).astype(np.float32), chunk_seconds=20, overlap_seconds=2)
     finally:

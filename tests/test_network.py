@@ -129,3 +129,21 @@ def test_output_length_is_ceil_n_over_16000_times_30():
         with torch.no_grad():
             y = model(torch.randn(1, n))
         assert y.shape == (1, math.ceil(n / 16000 * 30), 52)
+
+
+def test_whole_model_matches_independent_reference():
+    """Our EmoTalk against transformers' encoders + torch's decoder with the released masks."""
+    from reference_emotalk import ReferenceEmoTalk
+
+    torch.manual_seed(3)
+    model = EmoTalk(small_config()).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    ref = ReferenceEmoTalk(model.config, model.state_dict())
+    wav = torch.randn(1, 16000 * 2 + 123)
+    with torch.no_grad():
+        want = ref(wav, level=0, person=9)
+        got = model(wav, level=0, person=9)
+    assert got.shape == want.shape == (1, 61, 52)
+    assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()

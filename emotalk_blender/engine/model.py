@@ -156,11 +156,6 @@ class EmotionEncoder(nn.Module):
         self.wav2vec2 = Wav2Vec2Model(cfg)
         self.classifier = EmotionClassifier(cfg.hidden_size, cfg.dropout)
 
-    def hidden(self, wav: torch.Tensor) -> torch.Tensor:
-        """Last hidden state at ``int(T50 / 50 * 30)`` frames (about 30 fps)."""
-        feats = self.wav2vec2.features(wav)
-        feats = interpolate_frames(feats, max(1, int(feats.shape[1] / 50 * FPS)))  # max: clips under 0.04 s
-        return self.wav2vec2.transform(feats)
 
 
 def normalise_audio(wav: torch.Tensor) -> torch.Tensor:
@@ -215,15 +210,27 @@ class EmoTalk(nn.Module):
         nn.init.zeros_(self.bs_map_r.bias)
 
     # --- the pieces, so training can mix content and emotion from different clips ---------------
+    def content_from_features(self, feats: torch.Tensor, frames: int) -> torch.Tensor:
+        """Content CNN features (B, T50, C) -> (B, frames, content_dim): resampled before the transformer."""
+        return self.audio_feature_map_cont(self.audio_encoder_cont.transform(interpolate_frames(feats, frames)))
+
+    def emotion_from_features(self, feats: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Emotion CNN features -> (e832 at ``frames`` steps, emotion logits (B, 7)).
+
+        The transformer runs at ``int(T50 / 50 * 30)`` frames (about 30 fps); its output is resampled
+        again to exactly ``frames``.
+        """
+        h = self.audio_encoder_emo.wav2vec2.transform(interpolate_frames(feats, max(1, int(feats.shape[1] / 50 * FPS))))
+        logits = self.audio_encoder_emo.classifier(h)
+        return self.audio_feature_map_emo(interpolate_frames(h, frames)), logits
+
     def encode_content(self, wav: torch.Tensor, frames: int) -> torch.Tensor:
         """(B, N) normalised audio -> (B, frames, content_dim)."""
-        return self.audio_feature_map_cont(self.audio_encoder_cont(wav, frames))
+        return self.content_from_features(self.audio_encoder_cont.features(wav), frames)
 
     def encode_emotion(self, wav: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) normalised audio -> (e832 at ``frames`` steps, emotion logits (B, 7))."""
-        h = self.audio_encoder_emo.hidden(wav)
-        logits = self.audio_encoder_emo.classifier(h)
-        return self.audio_feature_map_emo(interpolate_frames(h, frames)), logits
+        return self.emotion_from_features(self.audio_encoder_emo.wav2vec2.features(wav), frames)
 
     def decode(self, content, emotion, level, person) -> torch.Tensor:
         """Fusion and decoder: (B, T, content_dim) + (B, T, emotion_dim) -> (B, T, 52)."""
@@ -247,17 +254,26 @@ class EmoTalk(nn.Module):
     def forward_train(self, input12, input21, frames11: int, frames12: int, level, person):
         """Cross- and self-reconstruction (paper, section 3.3).
 
-        ``input12`` = A(c1, e2), ``input21`` = A(c2, e1), both (B, N). Returns
+        ``input12`` = A(c1, e2), ``input21`` = A(c2, e1), both (B, N) raw audio. Returns
         (B(c1, e1) reconstructed from content of input12 and emotion of input21 at ``frames11``,
         B(c1, e2) reconstructed from input12 alone at ``frames12``, emotion logits of (input12, input21)).
         """
         input12, input21 = normalise_audio(input12), normalise_audio(input21)
-        emo21, logits21 = self.encode_emotion(input21, frames11)
-        emo12, logits12 = self.encode_emotion(input12, frames12)
-        cont12_11 = self.encode_content(input12, frames11)
-        cont12_12 = cont12_11 if frames11 == frames12 else self.encode_content(input12, frames12)
-        cross = self.decode(cont12_11, emo21, level, person)
-        self_rec = self.decode(cont12_12, emo12, level, person)
+        return self.forward_train_features(
+            self.audio_encoder_cont.features(input12), self.audio_encoder_emo.wav2vec2.features(input12),
+            self.audio_encoder_emo.wav2vec2.features(input21), frames11, frames12, level, person)
+
+    def forward_train_features(self, cont12, emo12, emo21, frames11: int, frames12: int, level, person):
+        """``forward_train`` from CNN features (content and emotion CNNs of input12, emotion CNN of input21).
+
+        With the CNNs frozen (as in the paper) features can be computed once per clip and reused.
+        """
+        e21, logits21 = self.emotion_from_features(emo21, frames11)
+        e12, logits12 = self.emotion_from_features(emo12, frames12)
+        c11 = self.content_from_features(cont12, frames11)
+        c12 = c11 if frames11 == frames12 else self.content_from_features(cont12, frames12)
+        cross = self.decode(c11, e21, level, person)
+        self_rec = self.decode(c12, e12, level, person)
         return cross, self_rec, (logits12, logits21)
 
     def freeze_feature_encoders(self):

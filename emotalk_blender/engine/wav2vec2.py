@@ -30,6 +30,16 @@ class Wav2Vec2Config:
     extra: dict = field(default_factory=dict)
 
 
+def _cached(owner: nn.Module, params, make):
+    """``make()`` cached on ``owner`` until any of ``params`` is replaced or modified in place."""
+    key = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in params)
+    hit = owner.__dict__.get("_derived")
+    if hit is None or hit[0] != key:
+        hit = (key, make())
+        owner.__dict__["_derived"] = hit
+    return hit[1]
+
+
 def interpolate_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
     """Linear resampling of (B, T, C) features to ``frames`` steps, as the released code does."""
     if x.shape[1] == frames:
@@ -38,17 +48,33 @@ def interpolate_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 class ConvLayer(nn.Module):
-    """Conv1d -> LayerNorm over channels -> GELU (upstream: Wav2Vec2LayerNormConvLayer)."""
+    """Conv1d -> LayerNorm over channels -> GELU (upstream: Wav2Vec2LayerNormConvLayer).
+
+    Computed channels-last, (B, L, C) in and out: the convolution is a sum over its kernel taps of
+    strided views times (C_in, C_out) matrices. The LayerNorm then runs over the contiguous last
+    axis, with none of the transposed copies that a (B, C, L) Conv1d needs around it; measured 35 %
+    faster than Conv1d + transposes for the released CNN on this CPU (bench/README.md).
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, eps: float):
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=True)
         self.layer_norm = nn.LayerNorm(c_out, eps=eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L)
-        x = self.conv(x)
-        x = self.layer_norm(x.transpose(1, 2)).transpose(1, 2)
-        return F.gelu(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C_in) -> (B, L', C_out)
+        w, b = self.conv.weight, self.conv.bias
+        k, s = self.conv.kernel_size[0], self.conv.stride[0]
+        n = (x.shape[1] - k) // s + 1
+        if x.shape[2] == 1:  # first layer: one input channel, the taps are a (k, C_out) matrix
+            y = torch.matmul(x[:, :, 0].unfold(1, k, s), w[:, 0, :].t()) + b
+        else:
+            y = None
+            for j in range(k):
+                t = torch.matmul(x[:, j: j + s * (n - 1) + 1: s], w[:, :, j].t())
+                y = t if y is None else y.add_(t)
+            y = y + b if y.requires_grad else y.add_(b)
+        y = F.layer_norm(y, (y.shape[-1],), self.layer_norm.weight, self.layer_norm.bias, self.layer_norm.eps)
+        return F.gelu(y)
 
 
 class FeatureEncoder(nn.Module):
@@ -63,10 +89,10 @@ class FeatureEncoder(nn.Module):
         )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        x = wav[:, None, :]
+        x = wav[:, :, None]
         for layer in self.conv_layers:
             x = layer(x)
-        return x.transpose(1, 2)
+        return x
 
 
 def output_length(cfg: Wav2Vec2Config, n_samples: int) -> int:
@@ -105,7 +131,9 @@ class WeightNormConv(nn.Module):
         self.padding = kernel // 2
 
     def weight(self) -> torch.Tensor:
-        return self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True)
+        if self.training or torch.is_grad_enabled():
+            return self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True)
+        return _cached(self, (self.weight_g, self.weight_v), lambda: self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True))
 
     def forward(self, x):
         return F.conv1d(x, self.weight(), self.bias, padding=self.padding, groups=self.groups)
@@ -137,7 +165,12 @@ class Attention(nn.Module):
     def forward(self, x):
         b, t, c = x.shape
         split = lambda y: y.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
-        q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
+        if self.training or torch.is_grad_enabled():
+            q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
+        else:  # inference: one GEMM for q, k and v (about 20 % faster than three here)
+            ps = (self.q_proj.weight, self.k_proj.weight, self.v_proj.weight, self.q_proj.bias, self.k_proj.bias, self.v_proj.bias)
+            w, bias = _cached(self, ps, lambda: (torch.cat(ps[:3]), torch.cat(ps[3:])))
+            q, k, v = (split(y) for y in F.linear(x, w, bias).chunk(3, dim=-1))
         # Fused kernel: the (T x T) attention map is never kept.
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(y.transpose(1, 2).reshape(b, t, c))

@@ -1,0 +1,167 @@
+"""Headless batch: audio files -> animated .blend files (and preview MP4s), with the bpy module.
+
+    python -m emotalk_blender bake AUDIO... -o OUT.blend [--template NAME | --target-blend FILE
+        --object NAME] [--level L] [--person P] [--seed S] [--preview OUT.mp4]
+
+One input: ``-o`` is the .blend (``--preview`` the .mp4). Several inputs: ``-o`` (and
+``--preview``) are folders receiving ``STEM.blend`` (``STEM.mp4``) per input.
+
+Python API for scene scripts (inside Blender, or with ``import bpy``)::
+
+    from emotalk_blender.blender import bake
+    take = bake.animate(obj, "line.wav", level=0.5, person=3, seed=1, start_frame=1)
+
+bpy is imported only inside functions: the engine CLI imports this module to add the subcommand.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", help="voice recordings (WAV, FLAC, OGG, ...)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output .blend (one input) or folder (several)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--template", default="",
+                        help="template set for a new head: name in flame_templates/ or .npz path "
+                             "(default: the shipped head)")
+    target.add_argument("--target-blend", help="a .blend holding the character to animate")
+    parser.add_argument("--object", help="the character's object name in --target-blend")
+    parser.add_argument("--level", type=float, default=1.0, help="emotion level 0..1 (default 1)")
+    parser.add_argument("--person", type=int, default=0, help="speaking style 0..23 (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
+    parser.add_argument("--raw", action="store_true", help="no smoothing and no blinks")
+    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--start-frame", type=int, default=1)
+    parser.add_argument("--preview", help="preview .mp4 with sound, or .png contact sheet (one "
+                        "input), or a folder receiving STEM.mp4 (several)")
+    parser.add_argument("--resolution", type=int, default=512, help="preview size in pixels")
+
+
+def _bar(prefix: str):
+    """A one-line progress bar on stderr."""
+    def show(fraction: float, message: str = ""):
+        filled = int(30 * max(0.0, min(1.0, fraction)))
+        sys.stderr.write(f"\r{prefix} [{'#' * filled}{'.' * (30 - filled)}] "
+                         f"{fraction:4.0%} {message[:30]:30s}")
+        sys.stderr.flush()
+    return show
+
+
+def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True,
+            checkpoint=None, device=None, start_frame=1, progress=None, scene=None):
+    """Generate a take from ``audio`` and write it onto ``obj`` (as the Generate button does)."""
+    from ..engine import pipeline
+    from . import scene_writer
+
+    retarget_check(obj)
+    settings = pipeline.GenerateSettings(level=level, person=person, smooth=smooth,
+                                         blinks=blinks, seed=seed, checkpoint=checkpoint,
+                                         device=device)
+    weights = pipeline.generate(str(audio), settings, progress=progress)
+    meta = {"audio": str(Path(audio).resolve()), "level": level, "person": person, "seed": seed,
+            "smooth": smooth, "blinks": blinks, "checkpoint": checkpoint or "default"}
+    return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
+                                   audio_path=str(Path(audio).resolve()), meta=meta)
+
+
+def retarget_check(obj):
+    from . import retarget
+
+    retarget.shape_keys_of(obj)
+
+
+def _prepare_scene(args):
+    """A fresh scene with the character: the target .blend's object, or a new head."""
+    import bpy
+
+    from ..engine import templates
+    from ..engine.errors import EmoTalkError
+    from . import head_mesh
+    from .operators import resolve_template
+
+    if args.target_blend:
+        path = Path(args.target_blend)
+        if not path.is_file():
+            raise EmoTalkError(f"{path}: no such .blend file")
+        bpy.ops.wm.open_mainfile(filepath=str(path.resolve()))
+        if not args.object:
+            raise EmoTalkError(f"{path}: --object NAME is required with --target-blend")
+        obj = bpy.data.objects.get(args.object)
+        if obj is None:
+            raise EmoTalkError(f"{path}: no object named {args.object!r} (has: "
+                               f"{', '.join(o.name for o in bpy.data.objects)})")
+        return obj
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0  # the take's own rate: no resampling
+    ts = templates.load_template_set(resolve_template(args.template))
+    obj = head_mesh.build_head_object(ts, name=ts.name or "EmoTalk Head")
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
+def _outputs(paths, output, suffix):
+    if output is None:
+        return [None] * len(paths)
+    output = Path(output)
+    if len(paths) == 1 and output.suffix:
+        return [output]
+    output.mkdir(parents=True, exist_ok=True)
+    return [output / (Path(p).stem + suffix) for p in paths]
+
+
+def run(args) -> int:
+    """The ``bake`` subcommand; returns the exit code. Bad input raises EmoTalkError."""
+    try:
+        import bpy
+    except ImportError:
+        print("error: bake needs the bpy module (pip install bpy, see requirements-dev.txt)",
+              file=sys.stderr)
+        return 2
+    from . import preview, register, unregister
+    from .prefs import addon_name
+
+    if not args.target_blend and args.object:
+        raise SystemExit("error: --object needs --target-blend")
+    blends = _outputs(args.audio, args.output, ".blend")
+    videos = _outputs(args.audio, args.preview, ".mp4")
+    registered = False
+    for i, (audio, blend, video) in enumerate(zip(args.audio, blends, videos)):
+        obj = _prepare_scene(args)
+        if not registered and addon_name() not in bpy.context.preferences.addons:
+            register()  # properties (mapping, settings) used by the writer
+            registered = True
+        take = animate(obj, audio, level=args.level, person=args.person, seed=args.seed,
+                       smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
+                       device=args.device, start_frame=args.start_frame,
+                       progress=_bar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}"))
+        sys.stderr.write("\n")
+        _pack_sounds()
+        blend.parent.mkdir(parents=True, exist_ok=True)
+        bpy.ops.wm.save_as_mainfile(filepath=str(blend.resolve()))
+        print(f"{blend}: {take.summary()}", file=sys.stderr)
+        for warning in take.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if video is not None and video.suffix.lower() == ".png":
+            preview.render_contact_sheet(obj, video, resolution=args.resolution)
+            print(f"{video}: contact sheet", file=sys.stderr)
+        elif video is not None:
+            preview.render_mp4(obj, video, resolution=args.resolution)
+            print(f"{video}: preview", file=sys.stderr)
+    if registered:
+        unregister()
+    return 0
+
+
+def _pack_sounds():
+    """Pack the takes' audio into the .blend so the file plays anywhere."""
+    import bpy
+
+    for sound in bpy.data.sounds:
+        if sound.packed_file is None and sound.users:
+            sound.pack()

@@ -1,0 +1,80 @@
+"""A Generate run on a worker thread, polled from Blender's main thread (no bpy in here).
+
+The worker only runs the engine; results, progress and errors travel back through a queue that
+the modal operator drains on its timer, so bpy is only ever touched on the main thread.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+
+from ..engine.errors import Cancelled
+
+
+class GenerateJob:
+    """``pipeline.generate(audio, settings)`` in a daemon thread; ``poll()`` from the main thread."""
+
+    def __init__(self, audio_path, settings):
+        self.audio_path = audio_path
+        self.settings = settings
+        self.state = "new"  # new -> running -> done | cancelled | error
+        self.progress = 0.0
+        self.message = "Starting"
+        self.result = None
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="EmoTalk generate", daemon=True)
+
+    def start(self) -> "GenerateJob":
+        self.state = "running"
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the engine to stop at its next chunk boundary; the result is discarded."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _work(self):
+        from ..engine import pipeline
+
+        try:
+            result = pipeline.generate(self.audio_path, self.settings, progress=self._progress,
+                                       cancel=self._cancel)
+            self._queue.put(("done", result))
+        except Cancelled:
+            self._queue.put(("cancelled", None))
+        except BaseException as exc:  # handed to the main thread, reported there
+            self._queue.put(("error", exc))
+
+    def _progress(self, fraction, message):
+        self._queue.put(("progress", (float(fraction), str(message))))
+
+    def poll(self) -> str:
+        """Drain the queue; returns the state. A cancel request wins over a late result."""
+        while self.state == "running":
+            try:
+                kind, value = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "progress":
+                self.progress, self.message = value
+            elif kind == "done":
+                self.result, self.progress = value, 1.0
+                self.state = "cancelled" if self.cancelled else "done"
+            elif kind == "cancelled":
+                self.state = "cancelled"
+            else:
+                self.error, self.state = value, "error"
+        if self.state == "running" and self.cancelled:
+            self.state = "cancelled"  # do not wait for the engine to notice
+        return self.state
+
+    def wait(self, timeout=None) -> str:
+        """Block until the worker ends (scripts and tests); returns the final state."""
+        self._thread.join(timeout)
+        return self.poll()

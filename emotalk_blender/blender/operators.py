@@ -1,0 +1,316 @@
+"""Operators: Generate from audio, Create head, retarget, import/export, preview.
+
+``emotalk.generate`` runs synchronously from scripts and in background mode (``execute``); from
+the UI (``invoke``) it is modal: inference in a worker thread, a timer drains its progress queue,
+Esc or the Cancel button stops it, and the take is written on the main thread at the end (bpy is
+never touched from the worker). Every failure is a report, and the scene is left as it was.
+"""
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from ..engine.errors import EmoTalkError
+from . import prefs, retarget, scene_writer
+from .jobs import GenerateJob
+from .props import MAX_FRAME, NUM_STYLES
+
+_jobs: list = []  # running modal Generate operators, stopped on unregister
+
+
+def stop_all_jobs():
+    for job in list(_jobs):
+        job.stop(bpy.context)
+    _jobs.clear()
+
+
+def _settings(op, context):
+    """The engine's GenerateSettings for an operator's values and the preferences."""
+    from ..engine import pipeline  # needs torch: imported only when generating
+
+    p = prefs.get(context)
+    return pipeline.GenerateSettings(
+        level=op.level, person=op.person, smooth=op.smooth, blinks=op.blinks, seed=op.seed,
+        checkpoint=bpy.path.abspath(op.checkpoint) if op.checkpoint else p["checkpoint"],
+        device=p["device"])
+
+
+def _meta(op, context):
+    return {"audio": os.path.abspath(bpy.path.abspath(op.filepath)), "level": op.level,
+            "person": op.person, "smooth": op.smooth, "blinks": op.blinks, "seed": op.seed,
+            "checkpoint": op.checkpoint or prefs.get(context)["checkpoint"] or "default"}
+
+
+def _finish_take(op, context, obj, weights):
+    take = scene_writer.write_take(
+        obj, weights, scene=context.scene, start_frame=op.start_frame,
+        audio_path=bpy.path.abspath(op.filepath), meta=_meta(op, context))
+    context.scene.emotalk.last_take = take.summary()
+    for warning in take.warnings:
+        op.report({"WARNING"}, warning)
+    if take.unmatched:
+        op.report({"WARNING"}, f"{len(take.unmatched)} ARKit channels have no shape key: "
+                               f"{', '.join(take.unmatched)}")
+    op.report({"INFO"}, take.summary())
+    return take
+
+
+class EMOTALK_OT_generate(bpy.types.Operator):
+    """Generate facial animation from a voice recording onto the active object's shape keys"""
+
+    bl_idname = "emotalk.generate"
+    bl_label = "Generate from audio"
+    bl_options = {"REGISTER", "UNDO"}
+
+    # Defaults equal the CLI's (the released demo's): the same seed gives the same take.
+    filepath: StringProperty(name="Audio", subtype="FILE_PATH")
+    level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR")
+    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_STYLES - 1)
+    smooth: BoolProperty(name="Smoothing", default=True)
+    blinks: BoolProperty(name="Blinks", default=True)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
+    checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", options={"SKIP_SAVE"},
+                               description="Model checkpoint; empty: the one in Preferences")
+
+    @classmethod
+    def poll(cls, context):
+        job = getattr(context.window_manager, "emotalk_job", None)
+        return job is None or not job.running
+
+    def _target(self, context):
+        obj = context.active_object
+        retarget.shape_keys_of(obj)
+        if not retarget.mapping_of(obj).channels:
+            raise retarget.TargetError(f"None of the 52 ARKit channels matches a shape key of "
+                                       f"{obj.name!r}: edit the mapping in the EmoTalk panel")
+        return obj
+
+    def execute(self, context):
+        try:
+            obj = self._target(context)
+            from ..engine import pipeline
+
+            weights = pipeline.generate(bpy.path.abspath(self.filepath), _settings(self, context))
+            _finish_take(self, context, obj, weights)
+        except (EmoTalkError, ImportError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+    # -- interactive: worker thread + timer + queue ------------------------------------------
+    def invoke(self, context, event):
+        if bpy.app.background:  # no event loop: timers would never fire
+            return self.execute(context)
+        try:
+            obj = self._target(context)
+            settings = _settings(self, context)
+        except (EmoTalkError, ImportError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._object_name = obj.name
+        self._job = GenerateJob(bpy.path.abspath(self.filepath), settings).start()
+        job = context.window_manager.emotalk_job
+        job.running, job.progress, job.message, job.cancel_requested = True, 0.0, "Starting", False
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        _jobs.append(self)
+        return {"RUNNING_MODAL"}
+
+    def stop(self, context):
+        """Cancel the worker, remove the timer, clear the job display (every exit path)."""
+        self._job.cancel()
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        job = getattr(context.window_manager, "emotalk_job", None)
+        if job is not None:
+            job.running, job.progress, job.message = False, 0.0, ""
+        if self in _jobs:
+            _jobs.remove(self)
+        _redraw(context)
+
+    def modal(self, context, event):
+        display = context.window_manager.emotalk_job
+        if event.type == "ESC" or display.cancel_requested:
+            self._job.cancel()
+        if event.type not in {"TIMER", "ESC"} and not display.cancel_requested:
+            return {"PASS_THROUGH"}
+        state = self._job.poll()
+        if state == "running":
+            display.progress, display.message = self._job.progress, self._job.message
+            _redraw(context)
+            return {"PASS_THROUGH"}
+        self.stop(context)
+        if state == "cancelled":
+            self.report({"INFO"}, "Generate cancelled: the scene is unchanged")
+            return {"CANCELLED"}
+        if state == "error":
+            error = self._job.error
+            self.report({"ERROR"}, str(error) if isinstance(error, EmoTalkError)
+                        else f"{type(error).__name__}: {error}")
+            return {"CANCELLED"}
+        try:
+            _finish_take(self, context, bpy.data.objects.get(self._object_name), self._job.result)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+    def cancel(self, context):  # Blender calls this when the window closes mid-job
+        self.stop(context)
+
+
+def _redraw(context):
+    screen = getattr(context, "screen", None)
+    for area in (screen.areas if screen else ()):
+        if area.type == "VIEW_3D":
+            area.tag_redraw()
+
+
+class EMOTALK_OT_cancel(bpy.types.Operator):
+    """Stop the running Generate (the scene is left unchanged)"""
+
+    bl_idname = "emotalk.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        context.window_manager.emotalk_job.cancel_requested = True
+        return {"FINISHED"}
+
+
+class EMOTALK_OT_create_head(bpy.types.Operator):
+    """Create a head with the 52 ARKit shape keys from a template set"""
+
+    bl_idname = "emotalk.create_head"
+    bl_label = "Create head"
+    bl_options = {"REGISTER", "UNDO"}
+
+    template: StringProperty(name="Template set", description="Template set name (in "
+                             "flame_templates) or .npz path; empty: the preferences' default")
+
+    def execute(self, context):
+        from ..engine import templates
+
+        from . import head_mesh
+
+        try:
+            path = resolve_template(self.template or prefs.get(context)["template"] or "")
+            ts = templates.load_template_set(path)
+            obj = head_mesh.build_head_object(ts, name=ts.name or "EmoTalkHead",
+                                              collection=context.collection)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        for other in context.view_layer.objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+        return {"FINISHED"}
+
+
+def resolve_template(template: str):
+    """A template set path from a name in flame_templates/, a file path, or '' (shipped default)."""
+    from ..engine import templates
+
+    if not template:
+        return templates.default_template_path()
+    for path in templates.list_template_sets():
+        if template in (path.stem, path.name):
+            return path
+    return bpy.path.abspath(template)
+
+
+class EMOTALK_OT_auto_map(bpy.types.Operator):
+    """Map the 52 ARKit channels onto the active object's shape keys by name (editable after)"""
+
+    bl_idname = "emotalk.auto_map"
+    bl_label = "Auto-map channels"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            retarget.shape_keys_of(context.active_object)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        mapping = retarget.auto_fill(context.active_object)
+        self.report({"INFO"}, f"{len(mapping.channels)}/52 channels mapped"
+                    + (f"; unmatched: {', '.join(mapping.unmatched)}" if mapping.unmatched else ""))
+        return {"FINISHED"}
+
+
+class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
+    """Import a take from a released-layout .npy or a Live Link Face CSV onto the active object"""
+
+    bl_idname = "emotalk.import_motion"
+    bl_label = "Import motion (.npy / Live Link Face CSV)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.npy;*.csv", options={"HIDDEN"})
+    start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
+
+    def execute(self, context):
+        from ..engine import livelinkface, motion_io
+
+        path = bpy.path.abspath(self.filepath)
+        try:
+            obj = context.active_object
+            retarget.shape_keys_of(obj)
+            weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
+                       else motion_io.load_npy(path))
+            take = scene_writer.write_take(
+                obj, weights, scene=context.scene, start_frame=self.start_frame,
+                name=f"EmoTalk_{os.path.splitext(os.path.basename(path))[0]}",
+                meta={"source": os.path.abspath(path)})
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        context.scene.emotalk.last_take = take.summary()
+        self.report({"INFO"}, take.summary())
+        return {"FINISHED"}
+
+
+class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
+    """Export the active object's take (as it plays now) to .npy or Live Link Face CSV, 30 fps"""
+
+    bl_idname = "emotalk.export_motion"
+    bl_label = "Export motion (.npy / Live Link Face CSV)"
+
+    filename_ext = ".npy"
+    filter_glob: StringProperty(default="*.npy;*.csv", options={"HIDDEN"})
+    check_extension = None  # both .npy and .csv are accepted as typed
+
+    def execute(self, context):
+        from ..engine import livelinkface, motion_io
+
+        path = bpy.path.abspath(self.filepath)
+        try:
+            weights = scene_writer.read_take(context.active_object, scene=context.scene)
+            if path.lower().endswith(".csv"):
+                livelinkface.write_csv(path, weights)
+            else:
+                motion_io.save_npy(path, weights)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Wrote {len(weights)} frames to {path}")
+        return {"FINISHED"}
+
+
+class EMOTALK_OT_check_model(bpy.types.Operator):
+    """Load the configured model and show which one is active (or why it does not load)"""
+
+    bl_idname = "emotalk.check_model"
+    bl_label = "Check model"
+
+    def execute(self, context):
+        self.report({"INFO"}, prefs.check_model())
+        return {"FINISHED"}
+
+
+classes = (EMOTALK_OT_generate, EMOTALK_OT_cancel, EMOTALK_OT_create_head, EMOTALK_OT_auto_map,
+           EMOTALK_OT_import_motion, EMOTALK_OT_export_motion, EMOTALK_OT_check_model)

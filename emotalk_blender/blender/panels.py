@@ -1,0 +1,112 @@
+"""The 3D View sidebar tab "EmoTalk": generate, retarget, import/export."""
+from __future__ import annotations
+
+import bpy
+
+from . import retarget
+
+
+class _Sidebar:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "EmoTalk"
+
+
+class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
+    bl_label = "EmoTalk"
+    bl_idname = "EMOTALK_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.emotalk
+        job = context.window_manager.emotalk_job
+        obj = context.active_object
+
+        layout.prop(settings, "audio_path")
+        box = layout.box()
+        key = retarget.shape_keys_of(obj, required=False) if obj else None
+        if key is not None:
+            mapped = len(retarget.mapping_of(obj).channels)
+            box.label(text=f"Target: {obj.name} ({mapped}/52 channels)", icon="SHAPEKEY_DATA")
+        else:
+            box.label(text="Target: select a mesh with shape keys", icon="ERROR")
+        box.operator("emotalk.create_head", icon="USER")
+
+        col = layout.column()
+        col.prop(settings, "level", slider=True)
+        col.prop(settings, "person")
+        row = col.row()
+        row.prop(settings, "smooth")
+        row.prop(settings, "blinks")
+        col.prop(settings, "seed")
+        col.prop(settings, "start_frame")
+
+        if job.running:
+            row = layout.row()
+            row.progress(factor=job.progress, type="BAR",
+                         text=job.message or f"{job.progress:.0%}")
+            row.operator("emotalk.cancel", text="", icon="CANCEL")
+        else:
+            row = layout.row()
+            row.scale_y = 1.4
+            row.enabled = key is not None
+            op = row.operator("emotalk.generate", icon="PLAY_SOUND")
+            op.filepath = settings.audio_path
+            op.level, op.person, op.seed = settings.level, settings.person, settings.seed
+            op.smooth, op.blinks = settings.smooth, settings.blinks
+            op.start_frame = settings.start_frame
+        if settings.last_take:
+            layout.label(text="Last take:")
+            layout.label(text=settings.last_take)
+
+
+class EMOTALK_UL_channels(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0):
+        key = data.id_data.data.shape_keys if data.id_data.type == "MESH" else None
+        row = layout.row(align=True)
+        row.label(text=item.arkit, icon="CHECKMARK" if item.target else "X")
+        if key is not None:
+            row.prop_search(item, "target", key, "key_blocks", text="")
+        else:
+            row.prop(item, "target", text="")
+        row.prop(item, "gain", text="")
+
+
+class EMOTALK_PT_retarget(_Sidebar, bpy.types.Panel):
+    bl_label = "Retarget"
+    bl_parent_id = "EMOTALK_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context):
+        return retarget.shape_keys_of(context.active_object, required=False) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        obj = context.active_object
+        layout.operator("emotalk.auto_map", icon="LINKED")
+        if not len(obj.emotalk.channels):
+            layout.label(text="Automatic by name (press Auto-map to edit)")
+        else:
+            layout.template_list("EMOTALK_UL_channels", "", obj.emotalk, "channels",
+                                 obj.emotalk, "active_channel", rows=8)
+        unmatched = retarget.mapping_of(obj).unmatched
+        if unmatched:
+            col = layout.column(align=True)
+            col.label(text=f"Unmatched ({len(unmatched)}):", icon="ERROR")
+            for name in unmatched:
+                col.label(text=name)
+
+
+class EMOTALK_PT_files(_Sidebar, bpy.types.Panel):
+    bl_label = "Import / Export"
+    bl_parent_id = "EMOTALK_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.operator("emotalk.import_motion", icon="IMPORT")
+        col.operator("emotalk.export_motion", icon="EXPORT")
+
+
+classes = (EMOTALK_PT_main, EMOTALK_UL_channels, EMOTALK_PT_retarget, EMOTALK_PT_files)

@@ -1,0 +1,165 @@
+"""Headless previews of a take: Workbench with MATCAP lighting (as the EmoTalk authors rendered),
+to an MP4 with the take's sound (Blender's own FFMPEG output, H.264 + AAC) or a PNG contact sheet.
+
+The scene's render settings are restored afterwards, and a camera made for the preview removed.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+MATCAP = "basic_1.exr"  # Blender's default matcap; falls back to any matcap installed
+
+
+FACE_GROUPS = ("face", "forehead", "eyes", "lips", "jaw")  # region vertex groups of our heads
+
+
+def _bounds(obj):
+    """World bounds of the face (its region vertex groups when present), else of the object."""
+    groups = {g.index for g in obj.vertex_groups if g.name in FACE_GROUPS}
+    if groups and obj.type == "MESH":
+        co = np.empty(len(obj.data.vertices) * 3, np.float32)
+        obj.data.vertices.foreach_get("co", co)
+        member = [v.index for v in obj.data.vertices if any(g.group in groups for g in v.groups)]
+        if member:
+            pts = co.reshape(-1, 3)[member]
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            pad = (hi - lo) * 0.12
+            corners = [Vector(lo - pad), Vector(hi + pad)]
+            corners = [obj.matrix_world @ c for c in corners]
+            return (Vector([min(c[i] for c in corners) for i in range(3)]),
+                    Vector([max(c[i] for c in corners) for i in range(3)]))
+    corners = [obj.matrix_world @ Vector(c) for c in obj.bound_box]
+    lo = Vector([min(c[i] for c in corners) for i in range(3)])
+    hi = Vector([max(c[i] for c in corners) for i in range(3)])
+    return lo, hi
+
+
+def _setattrs(target, values: dict, saved: list):
+    for name, value in values.items():
+        saved.append((target, name, getattr(target, name)))
+        setattr(target, name, value)
+
+
+@contextmanager
+def preview_setup(obj, scene=None, resolution: int = 512):
+    """Workbench + MATCAP, an orthographic front camera framing ``obj``; all undone on exit."""
+    scene = scene or bpy.context.scene
+    saved: list = []
+    camera_obj = None
+    old_camera = scene.camera
+    try:
+        render = scene.render
+        _setattrs(render, {"engine": "BLENDER_WORKBENCH", "resolution_x": resolution,
+                           "resolution_y": resolution, "resolution_percentage": 100,
+                           "film_transparent": False}, saved)
+        shading = scene.display.shading
+        _setattrs(shading, {"light": "MATCAP", "color_type": "SINGLE"}, saved)
+        matcaps = [s.name for s in bpy.context.preferences.studio_lights if s.type == "MATCAP"]
+        if matcaps:
+            _setattrs(shading, {"studio_light": MATCAP if MATCAP in matcaps else matcaps[0]}, saved)
+        # The face looks towards -Y (Blender's front view): the camera stands there, looking +Y.
+        lo, hi = _bounds(obj)
+        size = max(hi.x - lo.x, hi.z - lo.z) or 1.0
+        center = (lo + hi) / 2
+        cam_data = bpy.data.cameras.new("EmoTalk preview")
+        cam_data.type = "ORTHO"
+        cam_data.ortho_scale = size * 1.15
+        cam_data.clip_end = (hi.y - lo.y + size) * 10
+        camera_obj = bpy.data.objects.new("EmoTalk preview", cam_data)
+        scene.collection.objects.link(camera_obj)
+        camera_obj.location = (center.x, lo.y - size * 2, center.z)
+        camera_obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+        scene.camera = camera_obj
+        yield scene
+    finally:
+        scene.camera = old_camera
+        if camera_obj is not None:
+            cam_data = camera_obj.data
+            bpy.data.objects.remove(camera_obj)
+            bpy.data.cameras.remove(cam_data)
+        for target, name, value in reversed(saved):
+            setattr(target, name, value)
+
+
+def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=None) -> Path:
+    """Render the scene's frame range (or ``frame_range``) to ``out_path`` (.mp4) with its sound."""
+    scene = scene or bpy.context.scene
+    out_path = Path(out_path).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    render = scene.render
+    image = render.image_settings
+    first, last = frame_range or (scene.frame_start, scene.frame_end)
+    saved: list = []
+    with preview_setup(obj, scene, resolution):
+        try:
+            _setattrs(scene, {"frame_start": first, "frame_end": last}, saved)
+            _setattrs(render, {"filepath": str(out_path), "use_file_extension": False}, saved)
+            if hasattr(image, "media_type"):  # Blender 5: pick "video" before the container
+                _setattrs(image, {"media_type": "VIDEO"}, saved)
+            _setattrs(image, {"file_format": "FFMPEG"}, saved)
+            _setattrs(render.ffmpeg, {"format": "MPEG4", "codec": "H264",
+                                      "constant_rate_factor": "MEDIUM",
+                                      "audio_codec": "AAC", "audio_bitrate": 128}, saved)
+            bpy.ops.render.render(animation=True, scene=scene.name)
+        finally:
+            for target, name, value in reversed(saved):
+                setattr(target, name, value)
+    if not out_path.is_file():
+        raise RuntimeError(f"{out_path}: Blender did not write the preview video")
+    return out_path
+
+
+def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 4,
+                         resolution: int = 256) -> Path:
+    """Render ``frames`` (default: 12 spread over the take) and tile them into one PNG."""
+    scene = scene or bpy.context.scene
+    out_path = Path(out_path).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if frames is None:
+        frames = np.linspace(scene.frame_start, scene.frame_end, 12).round().astype(int).tolist()
+    tiles = []
+    old_frame = scene.frame_current
+    saved: list = []
+    with preview_setup(obj, scene, resolution), tempfile.TemporaryDirectory() as tmp:
+        try:
+            _setattrs(scene.render.image_settings, {"file_format": "PNG", "color_mode": "RGBA"}
+                      if not hasattr(scene.render.image_settings, "media_type") else
+                      {"media_type": "IMAGE", "file_format": "PNG", "color_mode": "RGBA"}, saved)
+            _setattrs(scene.render, {"filepath": os.path.join(tmp, "f")}, saved)
+            for frame in frames:
+                scene.frame_set(int(frame))
+                path = os.path.join(tmp, f"f{int(frame):06d}.png")
+                scene.render.filepath = path
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+                img = bpy.data.images.load(path)
+                px = np.empty(img.size[0] * img.size[1] * 4, np.float32)
+                img.pixels.foreach_get(px)
+                tiles.append(px.reshape(img.size[1], img.size[0], 4))
+                bpy.data.images.remove(img)
+        finally:
+            for target, name, value in reversed(saved):
+                setattr(target, name, value)
+            scene.frame_set(old_frame)
+    rows = -(-len(tiles) // columns)
+    h, w = tiles[0].shape[:2]
+    sheet = np.ones((rows * h, columns * w, 4), np.float32)
+    for i, tile in enumerate(tiles):  # Blender's pixel rows run bottom-up
+        r, c = divmod(i, columns)
+        sheet[(rows - 1 - r) * h:(rows - r) * h, c * w:(c + 1) * w] = tile
+    img = bpy.data.images.new("EmoTalk contact sheet", columns * w, rows * h, alpha=True)
+    try:
+        img.pixels.foreach_set(sheet.ravel())
+        img.filepath_raw = str(out_path)
+        img.file_format = "PNG"
+        img.save()
+    finally:
+        bpy.data.images.remove(img)
+    return out_path

@@ -1,0 +1,66 @@
+"""Settings the add-on stores: per scene (generate inputs, last take), per object (retarget
+mapping) and per window manager (the running job's progress, never saved in the file).
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty,
+                       PointerProperty, StringProperty)
+
+from ..engine.arkit import NUM_BLENDSHAPES
+
+NUM_STYLES = 24  # speaking styles of the released model (person one-hot)
+MAX_FRAME = 1_048_574  # Blender's largest frame number
+
+
+class EMOTALK_PG_channel(bpy.types.PropertyGroup):
+    """One ARKit channel -> one of the object's shape keys, scaled by a gain."""
+
+    arkit: StringProperty(name="ARKit", description="ARKit blendshape name")
+    target: StringProperty(name="Shape key", description="Shape key this channel drives "
+                           "(empty: not driven)")
+    gain: FloatProperty(name="Gain", default=1.0, soft_min=0.0, soft_max=2.0,
+                        description="Multiplier applied to this channel's weights")
+
+
+class EMOTALK_PG_object(bpy.types.PropertyGroup):
+    channels: CollectionProperty(type=EMOTALK_PG_channel)
+    active_channel: IntProperty(default=0)
+
+
+class EMOTALK_PG_scene(bpy.types.PropertyGroup):
+    audio_path: StringProperty(name="Audio", subtype="FILE_PATH",
+                               description="Voice recording to animate (WAV, FLAC, OGG, ...)")
+    level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+                         description="Emotional intensity: 0 low, 1 high (fractions allowed)")
+    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_STYLES - 1,
+                        description="Speaking style of one of the 24 training speakers")
+    smooth: BoolProperty(name="Smoothing", default=True,
+                         description="Savitzky-Golay smoothing (window 5, order 2)")
+    blinks: BoolProperty(name="Blinks", default=True, description="Insert eye blinks")
+    seed: IntProperty(name="Seed", default=0, min=0,
+                      description="Blink placement: the same seed gives the same take")
+    start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME,
+                             description="Frame where the take and its sound begin")
+    last_take: StringProperty(name="Last take", description="Summary of the last take")
+
+
+class EMOTALK_PG_job(bpy.types.PropertyGroup):
+    """The running Generate job (runtime only: lives on the window manager)."""
+
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    message: StringProperty(default="")
+    cancel_requested: BoolProperty(default=False)
+
+
+classes = (EMOTALK_PG_channel, EMOTALK_PG_object, EMOTALK_PG_scene, EMOTALK_PG_job)
+
+# (owner type, attribute, property group): attached by register(), removed by unregister().
+POINTERS = (
+    (bpy.types.Scene, "emotalk", EMOTALK_PG_scene),
+    (bpy.types.Object, "emotalk", EMOTALK_PG_object),
+    (bpy.types.WindowManager, "emotalk_job", EMOTALK_PG_job),
+)
+
+assert NUM_BLENDSHAPES == 52

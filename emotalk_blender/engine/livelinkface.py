@@ -1,0 +1,142 @@
+"""Live Link Face CSV, the capture world's interchange format, read and written.
+
+Layout: header ``Timecode,BlendShapeCount,EyeBlinkLeft,...,TongueOut,HeadYaw,...,RightEyeRoll``:
+``Timecode``, ``BlendShapeCount`` (which holds 61), then 61 values: the 52 blendshapes in Apple's
+order with PascalCase names, then 9 head and eye rotations.
+Timecode is ``HH:MM:SS:FF.sss`` (frame number plus sub-frame fraction) at the timecode rate, which
+is not the row rate: the iPhone writes a 60 fps timecode while rows may come at 30 per second.
+Import therefore converts timecodes to seconds and resamples linearly onto the 30 fps grid.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .arkit import APPLE_ORDER, INDEX, NUM_BLENDSHAPES, pascal
+from .constants import FPS
+from .motion_io import MotionFileError, check_motion
+
+# The 9 rotation columns that follow the blendshapes (written as zeros: EmoTalk has no head pose).
+ROTATION_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
+                    "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+VALUE_COLUMNS = tuple(pascal(n) for n in APPLE_ORDER) + ROTATION_COLUMNS
+HEADER = ("Timecode", "BlendShapeCount") + VALUE_COLUMNS
+assert len(VALUE_COLUMNS) == 61
+
+_TIMECODE = re.compile(r"^(\d+):(\d+):(\d+)[:;.](\d+)(?:\.(\d+))?$")
+_TIMECODE_RATES = (24, 25, 30, 48, 50, 60)
+
+
+def _parse_timecode(text: str, where: str):
+    m = _TIMECODE.match(text.strip())
+    if not m:
+        raise MotionFileError(f"{where}: bad timecode {text!r} (expected HH:MM:SS:FF.sss)")
+    h, mi, s, f = (int(g) for g in m.groups()[:4])
+    frac = float("0." + m.group(5)) if m.group(5) else 0.0
+    return h * 3600 + mi * 60 + s, f + frac
+
+
+def _timecode_rate(seconds: np.ndarray, frames: np.ndarray) -> int:
+    """The timecode's frame rate: the frame count just before a seconds rollover, else a guess."""
+    rollover = np.nonzero(np.diff(seconds) > 0)[0]
+    top = frames.max()
+    if len(rollover):
+        top = max(top, frames[rollover].max())
+    # The smallest standard rate above every frame number seen; 30 when frames stay below 30.
+    for rate in _TIMECODE_RATES:
+        if rate > top and rate >= 30:
+            return rate
+    for rate in _TIMECODE_RATES:
+        if rate > top:
+            return rate
+    raise MotionFileError(f"timecode frame number {top} is above every standard rate")
+
+
+def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
+    """Read a Live Link Face CSV into (T, 52) float32 at 30 fps in the released order.
+
+    ``timecode_fps`` is the timecode's frame rate; None infers it from the frame numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MotionFileError(f"{path}: no such Live Link Face CSV")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MotionFileError(f"{path}: unreadable ({exc})") from None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise MotionFileError(f"{path}: no data rows (needs a header and at least one row)")
+    header = [c.strip() for c in rows[0]]
+    if not header or header[0] != "Timecode":
+        raise MotionFileError(f"{path}: not a Live Link Face CSV (first column must be Timecode)")
+    column = {name.lower(): i for i, name in enumerate(header)}
+    missing = [pascal(n) for n in APPLE_ORDER if pascal(n).lower() not in column]
+    if missing:
+        raise MotionFileError(f"{path}: missing blendshape columns {', '.join(missing)}")
+    cols = [column[pascal(n).lower()] for n in APPLE_ORDER]
+    targets = [INDEX[n] for n in APPLE_ORDER]
+
+    n = len(rows) - 1
+    secs = np.empty(n, np.int64)
+    frames = np.empty(n, np.float64)
+    raw = np.zeros((n, NUM_BLENDSHAPES), np.float64)
+    for r, row in enumerate(rows[1:]):
+        where = f"{path}: row {r + 2}"
+        if len(row) < len(header):
+            raise MotionFileError(f"{where}: {len(row)} columns, header has {len(header)}")
+        secs[r], frames[r] = _parse_timecode(row[0], where)
+        try:
+            raw[r, targets] = [float(row[c]) for c in cols]
+        except ValueError as exc:
+            raise MotionFileError(f"{where}: not a number ({exc})") from None
+    rate = timecode_fps or _timecode_rate(secs, np.floor(frames))
+    times = secs + frames / rate
+    # Midnight rollover during a take: keep time increasing.
+    times = times + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(times) < -43200)])
+    if np.any(np.diff(times) <= 0):
+        bad = int(np.nonzero(np.diff(times) <= 0)[0][0]) + 3
+        raise MotionFileError(f"{path}: row {bad}: timecode does not increase "
+                              f"(timecode rate {rate} fps)")
+    times -= times[0]
+    count = int(np.floor(times[-1] * FPS + 1e-6)) + 1
+    grid = np.arange(count) / FPS
+    out = np.empty((count, NUM_BLENDSHAPES), np.float32)
+    for c in range(NUM_BLENDSHAPES):
+        out[:, c] = np.interp(grid, times, raw[:, c])
+    return check_motion(out, str(path))
+
+
+def _format_timecode(total_frames: int, rate: int, start_seconds: int) -> str:
+    secs, frame = divmod(total_frames, rate)
+    secs += start_seconds
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h % 24:02d}:{m:02d}:{s:02d}:{frame:02d}.000"
+
+
+def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0) -> Path:
+    """Write (T, 52) released-order weights at 30 fps as a Live Link Face CSV.
+
+    Timecodes follow the iPhone app (a 60 fps timecode by default, two timecode frames per row);
+    head and eye rotations are written as zeros.
+    """
+    path = Path(path)
+    arr = check_motion(weights, str(path))
+    if timecode_fps % FPS:
+        raise MotionFileError(f"{path}: timecode rate {timecode_fps} is not a multiple of {FPS}")
+    step = timecode_fps // FPS
+    order = [INDEX[n] for n in APPLE_ORDER]
+    zeros = ["0.0000000000"] * len(ROTATION_COLUMNS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(HEADER)
+        for t, frame in enumerate(arr[:, order]):
+            out.writerow([_format_timecode(t * step, timecode_fps, start_seconds), len(VALUE_COLUMNS)]
+                         + [f"{v:.10f}" for v in frame] + zeros)
+    return path
