@@ -1,0 +1,168 @@
+"""Evaluate a model on the held-out parts of a corpus; the results go into the model card.
+
+    python -m emotalk_blender.training.evaluate CORPUS_DIR [--checkpoint PATH] [--out eval.json]
+
+Held-out synthetic speech (split ``test_speaker``: voices and sentences never trained on):
+  * LVE, EVE and mean vertex error on the default head (metrics.py; blinks are random in both the
+    data and the demo post-processing, so both blink channels are zeroed before EVE);
+  * per-channel mean absolute error;
+  * emotion accuracy of the emotion encoder's 7-class head from audio alone;
+  * disentanglement: the same sentence's content audio with the emotion audio of another emotion.
+    Lips should follow the content (correlation of lip channels with the unswapped output) and the
+    upper face should follow the emotion audio (the swapped output's mean emotion channels are
+    closer to the target of the emotion audio than to that of the content audio).
+Held-out real speech (split ``test_real``: asterisk prompts never trained on):
+  * bilabial hit rate: every p/b/m closure of the forced alignment met by closed lips
+    (visemes.lip_aperture below CLOSED_APERTURE) within 2 frames;
+  * correlation of the predicted jawOpen with the alignment-derived reference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
+from ..engine.audio import load_audio
+from ..engine.inference import predict
+from ..engine.model import EMOTIONS, normalise_audio
+from ..engine.pipeline import load_model
+from ..engine.postprocess import smooth
+from ..engine.templates import default_template_path, load_template_set
+from ..engine import metrics
+from .corpus import load_manifest
+from .visemes import CLOSED_APERTURE, lip_aperture
+
+LIP_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("jaw", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRoll", "mouthPress", "mouthLowerDown", "mouthUpperUp"))]
+EMOTION_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("brow", "cheek", "noseSneer", "mouthSmile", "mouthFrown", "mouthDimple", "mouthStretch", "eyeWide", "eyeSquint"))]
+HIT_TOLERANCE = 2  # frames
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() < 1e-8 or b.std() < 1e-8:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@torch.no_grad()
+def _emotion_logits(model, audio: np.ndarray) -> np.ndarray:
+    wav = normalise_audio(torch.from_numpy(audio)[None])
+    _, logits = model.encode_emotion(wav, 1)
+    return logits[0].numpy()
+
+
+@torch.no_grad()
+def _swap(model, content_audio, emotion_audio, frames, level, person) -> np.ndarray:
+    c = normalise_audio(torch.from_numpy(content_audio)[None])
+    e = normalise_audio(torch.from_numpy(emotion_audio)[None])
+    emo, _ = model.encode_emotion(e, frames)
+    return model.decode(model.encode_content(c, frames), emo, level, person)[0].numpy()
+
+
+def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | None = None) -> dict:
+    root = Path(manifest["root"])
+    head = load_template_set(default_template_path())
+    rows = [r for r in manifest["clips"] if r["split"] == split and r["kind"] == "synthetic"][:limit]
+    if not rows:
+        return {}
+    per_clip, abs_err, correct, confusion = [], [], 0, np.zeros((7, 7), int)
+    by_sentence: dict = defaultdict(dict)
+    for r in rows:
+        audio = load_audio(root / f"{r['name']}.wav")
+        target = np.load(root / f"{r['name']}.npy")
+        pred = smooth(predict(model, audio, level=float(r["level"]), person=int(r["person"])))
+        a, b = pred.copy(), target.copy()
+        a[:, BLINK_CHANNELS] = 0
+        b[:, BLINK_CHANNELS] = 0
+        per_clip.append(metrics.vertex_metrics(head, a, b))
+        abs_err.append(np.abs(pred - target).mean(axis=0))
+        label = EMOTIONS.index(r["emotion"])
+        guess = int(_emotion_logits(model, audio).argmax())
+        correct += guess == label
+        confusion[label, guess] += 1
+        by_sentence[(r["speaker"], r["sentence"], r["level"])][r["emotion"]] = (r, audio, target)
+    # disentanglement: content of (c1, e_a) with the emotion audio of (c1, e_b)
+    lip_corr, follows = [], []
+    for clips in by_sentence.values():
+        names = sorted(clips)
+        for ea in names:
+            for eb in names:
+                if ea == eb:
+                    continue
+                ra, audio_a, target_a = clips[ea]
+                rb, audio_b, target_b = clips[eb]
+                frames = target_a.shape[0]
+                own = _swap(model, audio_a, audio_a, frames, float(ra["level"]), int(ra["person"]))
+                swapped = _swap(model, audio_a, audio_b, frames, float(ra["level"]), int(ra["person"]))
+                lip_corr.append(np.mean([_corr(own[:, i], swapped[:, i]) for i in LIP_CHANNELS if own[:, i].std() > 1e-3] or [0.0]))
+                m = swapped[:, EMOTION_CHANNELS].mean(0)
+                follows.append(np.linalg.norm(m - target_b[:, EMOTION_CHANNELS].mean(0)) < np.linalg.norm(m - target_a[:, EMOTION_CHANNELS].mean(0)))
+    err = np.mean(abs_err, axis=0)
+    return {
+        "split": split, "clips": len(rows), "units": head.units,
+        "lve": float(np.mean([c["lve"] for c in per_clip])),
+        "eve_without_blinks": float(np.mean([c["eve"] for c in per_clip])),
+        "mean_vertex_error": float(np.mean([c["mve"] for c in per_clip])),
+        "channel_mae": {n: round(float(e), 4) for n, e in zip(ARKIT_NAMES, err)},
+        "mae": float(err.mean()),
+        "emotion_accuracy": correct / len(rows),
+        "emotion_confusion": {"rows_true_cols_predicted": list(EMOTIONS), "matrix": confusion.tolist()},
+        "swap_pairs": len(lip_corr),
+        "swap_lip_correlation": float(np.mean(lip_corr)) if lip_corr else None,
+        "swap_emotion_follows_emotion_audio": float(np.mean(follows)) if follows else None,
+    }
+
+
+def real(model, manifest: dict) -> dict:
+    root = Path(manifest["root"])
+    refs = json.loads((root / "real_reference.json").read_text())
+    names = [r["name"] for r in manifest["clips"] if r["split"] == "test_real"]
+    hits = total = 0
+    corrs = []
+    for name in names:
+        ref = refs[name]
+        pred = smooth(predict(model, load_audio(root / f"{name}.wav"), level=0.0, person=0))
+        closed = lip_aperture(pred) < CLOSED_APERTURE
+        for f0, f1 in ref["bilabial_frames"]:
+            lo, hi = max(0, f0 - HIT_TOLERANCE), min(len(closed), f1 + HIT_TOLERANCE + 1)
+            hits += bool(closed[lo:hi].any())
+            total += 1
+        jaw = np.asarray(ref["jaw_open"], np.float32)
+        n = min(len(jaw), len(pred))
+        corrs.append(_corr(pred[:n, INDEX["jawOpen"]], jaw[:n]))
+    return {
+        "split": "test_real", "clips": len(names), "bilabial_closures": total,
+        "bilabial_hit_rate": hits / total if total else None,
+        "jaw_open_correlation": float(np.mean(corrs)) if corrs else None,
+    }
+
+
+def evaluate(corpus_dir, checkpoint=None, limit: int | None = None) -> dict:
+    torch.set_num_threads(2)
+    model = load_model(checkpoint, "cpu")
+    manifest = load_manifest(corpus_dir)
+    return {"synthetic": synthetic(model, manifest, limit=limit), "real": real(model, manifest)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m emotalk_blender.training.evaluate", description=__doc__.split("\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--limit", type=int, help="at most this many synthetic clips")
+    ap.add_argument("--out", help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    res = evaluate(args.corpus, args.checkpoint, args.limit)
+    text = json.dumps(res, indent=1)
+    if args.out:
+        Path(args.out).write_text(text)
+    summary = {k: v for k, v in res["synthetic"].items() if not isinstance(v, dict)}
+    print(json.dumps({"synthetic": summary, "real": res["real"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,310 @@
+"""Train an EmoTalk with the paper's method on a corpus in the 3D-ETF layout.
+
+    python -m emotalk_blender.training.train CORPUS_DIR --run-dir runs/default --minutes 50 \
+        --export models/emotalk_default.pt
+
+Losses (paper, section 3.3): cross-reconstruction of B(c1, e1) from the content of A(c1, e2) and the
+emotion of A(c2, e1); self-reconstruction of B(c1, e2) from A(c1, e2); a velocity loss (MSE of frame
+differences) on both; cross-entropy of the emotion encoder's 7-class head on both inputs. Adam,
+learning rate 1e-4, batch 8. Clips differ in length and the network has no padding masks, so a
+batch is 8 pairs run one by one with their gradients summed (the same gradient as a batch of 8).
+
+Resumable (``--resume``: the run directory's ``last.pt`` holds model, optimiser, step, RNG states),
+seeded, logs every step's losses to ``log.jsonl`` and draws ``loss.png`` (matplotlib, a training
+extra).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from ..engine.audio import to_mono_16k
+from ..engine.checkpoint import save_checkpoint
+from ..engine.model import EmoTalk, EmoTalkConfig, normalise_audio, small_config
+from .corpus import Pair, epoch_pairs, load_manifest
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-4  # paper
+    batch: int = 8  # paper
+    w_cross: float = 1.0
+    w_self: float = 1.0
+    w_vel: float = 1.0
+    w_cls: float = 0.1
+    max_seconds: float = 6.0  # longer clips are cut (same fraction of audio and motion)
+    seed: int = 0
+    val_every: int = 100  # steps
+    end_to_end: float = 0.4  # fraction of the run that trains the CNNs; then they freeze (as in the paper)
+    threads: int = 2
+
+
+def default_model_config() -> EmoTalkConfig:
+    """The shipped default: the released topology at a width that trains in an hour on 2 cores."""
+    return small_config(hidden=192, layers=3, conv=64, name="EmoTalk default (small, synthetic corpus)")
+
+
+class ClipCache:
+    """Audio, motion and (once the CNNs are frozen) CNN features of a corpus, each read once."""
+
+    def __init__(self):
+        self.audio: dict[Path, torch.Tensor] = {}
+        self.motion: dict[Path, torch.Tensor] = {}
+        self.feats: dict[tuple[Path, str], torch.Tensor] = {}
+
+    def wav(self, path: Path) -> torch.Tensor:
+        if path not in self.audio:
+            x, sr = sf.read(path, dtype="float32", always_2d=True)
+            self.audio[path] = torch.from_numpy(to_mono_16k(x, sr))
+        return self.audio[path]
+
+    def npy(self, path: Path) -> torch.Tensor:
+        if path not in self.motion:
+            self.motion[path] = torch.from_numpy(np.load(path).astype(np.float32))
+        return self.motion[path]
+
+    @torch.no_grad()
+    def features(self, model: EmoTalk, path: Path, which: str) -> torch.Tensor:
+        """Frozen CNN features (T50, C) of the whole normalised clip (``which``: content or emotion)."""
+        if (path, which) not in self.feats:
+            enc = model.audio_encoder_cont if which == "content" else model.audio_encoder_emo.wav2vec2
+            self.feats[(path, which)] = enc.features(normalise_audio(self.wav(path)[None]))[0]
+        return self.feats[(path, which)]
+
+
+def _cut(x: torch.Tensor, start: float, length: float, minimum: int) -> torch.Tensor:
+    """The fraction [start, start + length) of a sequence (time first)."""
+    n = x.shape[0]
+    a = int(start * n)
+    return x[a: max(a + minimum, int(math.ceil((start + length) * n)))]
+
+
+def pair_inputs(pair: Pair, cache: ClipCache, cfg: "TrainConfig", rng: random.Random, model: EmoTalk | None = None):
+    """Inputs and targets of one pair, long utterances cut to at most ``cfg.max_seconds``.
+
+    The cut takes the same fraction of A(c1, e2), B(c1, e1) and B(c1, e2) (one sentence spoken in
+    two emotions lines up roughly linearly in time, the paper's assumption for resampling content
+    to the target's length); A(c2, e1) only lends its emotion, so any part of it will do.
+    Returns ``(inputs, t11, t12)``: ``inputs`` are the two waveforms, or, when ``model`` is given
+    (frozen CNNs), the three CNN feature sequences ``forward_train_features`` takes.
+    """
+    n12, n21 = cache.wav(pair.input12).shape[0], cache.wav(pair.input21).shape[0]
+    t11, t12 = cache.npy(pair.target11), cache.npy(pair.target12)
+    limit = cfg.max_seconds * 16000
+    frac12 = min(1.0, limit / n12)
+    start12 = rng.uniform(0, 1 - frac12)
+    frac21 = min(1.0, limit / n21)
+    start21 = rng.uniform(0, 1 - frac21)
+    t11, t12 = _cut(t11, start12, frac12, 2), _cut(t12, start12, frac12, 2)
+    if model is None:
+        inputs = (_cut(cache.wav(pair.input12), start12, frac12, 800), _cut(cache.wav(pair.input21), start21, frac21, 800))
+    else:
+        inputs = (_cut(cache.features(model, pair.input12, "content"), start12, frac12, 2),
+                  _cut(cache.features(model, pair.input12, "emotion"), start12, frac12, 2),
+                  _cut(cache.features(model, pair.input21, "emotion"), start21, frac21, 2))
+    return inputs, t11, t12
+
+
+def velocity(x: torch.Tensor) -> torch.Tensor:
+    return x[:, 1:] - x[:, :-1]
+
+
+def recon(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over the 52 channels, averaged over frames."""
+    return ((pred - target) ** 2).sum(-1).mean()
+
+
+def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The four losses of one pair (and their weighted total), and the emotion logits of A(c1, e2)."""
+    inputs, t11, t12 = batch
+    inputs = [x[None] for x in inputs]
+    run = model.forward_train if len(inputs) == 2 else model.forward_train_features
+    cross, self_rec, (logits12, logits21) = run(*inputs, t11.shape[0], t12.shape[0], level=float(pair.level), person=int(pair.person))
+    t11, t12 = t11[None], t12[None]
+    out = {
+        "cross": recon(cross, t11),
+        "self": recon(self_rec, t12),
+        "vel": recon(velocity(cross), velocity(t11)) + recon(velocity(self_rec), velocity(t12)),
+        "cls": F.cross_entropy(logits12, torch.tensor([pair.emotion2])) + F.cross_entropy(logits21, torch.tensor([pair.emotion1])),
+    }
+    out["total"] = cfg.w_cross * out["cross"] + cfg.w_self * out["self"] + cfg.w_vel * out["vel"] + cfg.w_cls * out["cls"]
+    return out, logits12
+
+
+def validation_pairs(manifest: dict, seed: int) -> list[Pair]:
+    """Pairs whose target B(c1, e1) is a held-out sentence of a training speaker (split val_sentence).
+
+    A speaker has one held-out sentence, so its partner A(c2, e1) comes from the training sentences.
+    """
+    held_out = {r["name"] for r in manifest["clips"] if r["split"] == "val_sentence"}
+    pairs = epoch_pairs(manifest, ("train", "val_sentence"), seed=seed, include_real=False)
+    return [p for p in pairs if p.target11.stem in held_out]
+
+
+@torch.no_grad()
+def validate(model: EmoTalk, pairs: list[Pair], cache: ClipCache, cfg: TrainConfig, limit: int = 48) -> dict[str, float]:
+    model.eval()
+    rng = random.Random(0)
+    sums: dict[str, float] = {}
+    correct = 0
+    for pair in pairs[:limit]:
+        losses, logits12 = pair_losses(model, pair, pair_inputs(pair, cache, cfg, rng), cfg)
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        correct += int(logits12.argmax(-1).item() == pair.emotion2)
+    model.train()
+    n = max(1, min(limit, len(pairs)))
+    return {**{f"val_{k}": v / n for k, v in sums.items()}, "val_emotion_acc": correct / n}
+
+
+def plot(log_path: Path, png: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no loss plot (pip install -r requirements-train.txt)", file=sys.stderr)
+        return
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    train = [r for r in rows if "total" in r]
+    val = [r for r in rows if "val_total" in r]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key in ("total", "cross", "self", "vel", "cls"):
+        xs = [r["step"] for r in train]
+        ys = np.convolve([r[key] for r in train], np.ones(20) / 20, mode="same") if len(train) > 40 else [r[key] for r in train]
+        ax[0].plot(xs, ys, label=key)
+    ax[0].set_yscale("log"), ax[0].set_xlabel("step"), ax[0].set_title("training losses (20-step mean)"), ax[0].legend()
+    for key in ("val_cross", "val_self", "val_cls"):
+        ax[1].plot([r["step"] for r in val], [r[key] for r in val], "o-", label=key)
+    ax2 = ax[1].twinx()
+    ax2.plot([r["step"] for r in val], [r["val_emotion_acc"] for r in val], "k--", label="emotion acc")
+    ax2.set_ylim(0, 1)
+    if val:
+        ax[1].set_yscale("log")
+    ax[1].set_xlabel("step"), ax[1].set_title("validation (held-out sentences)"), ax[1].legend(loc="upper center")
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None = None, cfg: TrainConfig = TrainConfig(),
+          model_config: EmoTalkConfig | None = None, resume: bool = False, log=print) -> EmoTalk:
+    torch.set_num_threads(cfg.threads)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(corpus_dir)
+    state_path, log_path = run / "last.pt", run / "log.jsonl"
+    step, epoch = 0, 0
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
+        model.load_state_dict(state["model"])
+        cfg = TrainConfig(**state["train_config"])
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt.load_state_dict(state["optimizer"])
+        step, epoch, frozen = state["step"], state["epoch"], state["frozen"]
+        if frozen:
+            model.freeze_feature_encoders()
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed at step {step}")
+    else:
+        torch.manual_seed(cfg.seed)
+        model = EmoTalk(model_config or default_model_config())
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        frozen = False
+        log_path.write_text("")
+    model.train()
+    cache = ClipCache()
+    val_pairs = validation_pairs(manifest, cfg.seed)
+    rng = random.Random(cfg.seed + step)
+    deadline = time.monotonic() + minutes * 60 if minutes else math.inf
+    t0 = time.monotonic()
+    pairs = epoch_pairs(manifest, "train", seed=cfg.seed + epoch)
+    cursor = (step * cfg.batch) % max(1, len(pairs))
+    with open(log_path, "a") as logf:
+        while (steps is None or step < steps) and time.monotonic() < deadline:
+            if not frozen and _progress(step, steps, t0, minutes) >= cfg.end_to_end:
+                frozen = True
+                model.freeze_feature_encoders()  # from here on CNN features are computed once per clip
+                log(f"step {step}: CNN feature encoders frozen")
+            opt.zero_grad(set_to_none=True)
+            sums: dict[str, float] = {}
+            for _ in range(cfg.batch):
+                if cursor >= len(pairs):
+                    epoch += 1
+                    pairs, cursor = epoch_pairs(manifest, "train", seed=cfg.seed + epoch), 0
+                pair = pairs[cursor]
+                cursor += 1
+                losses, _ = pair_losses(model, pair, pair_inputs(pair, cache, cfg, rng, model if frozen else None), cfg)
+                (losses["total"] / cfg.batch).backward()
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / cfg.batch
+            opt.step()
+            step += 1
+            row = {"step": step, "epoch": epoch, "time": round(time.monotonic() - t0, 1), **{k: round(v, 5) for k, v in sums.items()}}
+            if step % cfg.val_every == 0 and val_pairs:
+                row.update({k: round(v, 5) for k, v in validate(model, val_pairs, cache, cfg).items()})
+                log(json.dumps(row))
+                _save_state(state_path, model, opt, cfg, step, epoch, frozen)
+            logf.write(json.dumps(row) + "\n")
+            logf.flush()
+    _save_state(state_path, model, opt, cfg, step, epoch, frozen)
+    plot(log_path, run / "loss.png")
+    model.eval()
+    model.meta = {"steps": step, "epochs_completed": epoch, "train_config": asdict(cfg), "seconds": round(time.monotonic() - t0)}
+    return model
+
+
+def _progress(step: int, steps: int | None, t0: float, minutes: float | None) -> float:
+    """How far through the run we are (0..1), by steps or by the time budget, whichever is set."""
+    parts = []
+    if steps:
+        parts.append(step / steps)
+    if minutes:
+        parts.append((time.monotonic() - t0) / (minutes * 60))
+    return max(parts) if parts else 0.0
+
+
+def _save_state(path: Path, model, opt, cfg, step, epoch, frozen) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": model.config.to_dict(),
+                "train_config": asdict(cfg), "step": step, "epoch": epoch, "frozen": frozen, "torch_rng": torch.get_rng_state()}, tmp)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m emotalk_blender.training.train", description=__doc__.split("\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--run-dir", default="runs/default")
+    ap.add_argument("--minutes", type=float)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch threads (1 per run when running two at once)")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
+    ap.add_argument("--name", default="EmoTalk default (small, synthetic corpus)")
+    args = ap.parse_args(argv)
+    cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads)
+    model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume)
+    if args.export:
+        meta = {"name": args.name, "licence": "GPL-3.0-or-later", "corpus": str(args.corpus), **model.meta}
+        save_checkpoint(model, args.export, meta=meta)
+        print(f"wrote {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
