@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,24 +20,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+
+from machine import describe  # noqa: E402
 CACHE = REPO / "bench" / ".cache"
-
-
-def machine() -> str:
-    import torch
-
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {platform.system()} {platform.release()}")
 
 
 def released_checkpoint() -> Path:
@@ -140,7 +124,9 @@ def main() -> None:
     if args.child is not None:
         return child(args.child, args.ckpt)
     CACHE.mkdir(parents=True, exist_ok=True)
-    print("machine:", machine())
+    import torch  # noqa: F401  (imported so that describe() names its version)
+
+    print("machine:", describe())
     ckpt = released_checkpoint()
     size = ckpt.stat().st_size / 2**30
     print(f"weights: {ckpt.name}, {size:.2f} GiB")

@@ -8,8 +8,6 @@ Targets: bulk <= 50 ms and >= 100x faster than keyframe_insert.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,17 +21,7 @@ import emotalk_blender  # noqa: E402
 from emotalk_blender.blender import scene_writer  # noqa: E402
 from emotalk_blender.engine.arkit import ARKIT_NAMES  # noqa: E402
 from emotalk_blender.engine.constants import FPS  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"Blender {bpy.app.version_string} (bpy module), numpy {np.__version__}")
+from machine import describe  # noqa: E402
 
 
 def head():
@@ -74,7 +62,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     frames = int(args.seconds * FPS)
     weights = np.random.default_rng(0).random((frames, len(ARKIT_NAMES)), dtype=np.float32)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"take: {args.seconds:g} s = {len(ARKIT_NAMES)} curves x {frames} keys")
 
     obj = head()

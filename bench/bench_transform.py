@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -17,18 +16,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emotalk_blender.engine import templates  # noqa: E402
+from machine import describe  # noqa: E402
 
 N_VERTS, N_FRAMES = 5023, 1800  # FLAME's vertex count; 60 s at 30 fps
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic_set(n=N_VERTS) -> templates.TemplateSet:
@@ -58,8 +48,7 @@ def main():
     import torch
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}, "
-          f"numpy {np.__version__}, torch {torch.__version__}")
+    print(f"machine: {describe()}")
     ts = synthetic_set()
     w = np.random.default_rng(1).uniform(0, 1, (N_FRAMES, 52)).astype(np.float32)
     out_mb = N_FRAMES * N_VERTS * 3 * 4 / 1e6

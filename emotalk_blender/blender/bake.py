@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engine.cli import ProgressBar
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", nargs="+", help="voice recordings (WAV, FLAC, OGG, ...)")
@@ -40,16 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview", help="preview .mp4 with sound, or .png contact sheet (one "
                         "input), or a folder receiving STEM.mp4 (several)")
     parser.add_argument("--resolution", type=int, default=512, help="preview size in pixels")
-
-
-def _bar(prefix: str):
-    """A one-line progress bar on stderr."""
-    def show(fraction: float, message: str = ""):
-        filled = int(30 * max(0.0, min(1.0, fraction)))
-        sys.stderr.write(f"\r{prefix} [{'#' * filled}{'.' * (30 - filled)}] "
-                         f"{fraction:4.0%} {message[:30]:30s}")
-        sys.stderr.flush()
-    return show
 
 
 def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True,
@@ -139,7 +131,7 @@ def run(args) -> int:
         take = animate(obj, audio, level=args.level, person=args.person, seed=args.seed,
                        smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
                        device=args.device, start_frame=args.start_frame,
-                       progress=_bar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}"))
+                       progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
         sys.stderr.write("\n")
         _pack_sounds()
         blend.parent.mkdir(parents=True, exist_ok=True)

@@ -65,13 +65,17 @@ def _torch_load(path: Path):
         mmap = zipfile.is_zipfile(path)  # only the zip format can be memory-mapped
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported object"
-        raise CheckpointError(
-            f"{path}: refused: the file carries pickled code or objects, not just weights, and is not "
-            f"loaded for safety ({first})"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(exc).splitlines()[0]})") from None
+        text = str(exc)
+        if "GLOBAL" in text.upper():  # it names a class or function: code, not just tensors
+            detail = next((line.strip() for line in text.splitlines() if "GLOBAL" in line), "unsupported object")
+            raise CheckpointError(
+                f"{path}: refused: the file carries pickled code or objects, not just weights, and is not "
+                f"loaded for safety ({detail})"
+            ) from None
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({text.splitlines()[0] if text else 'bad pickle'})") from None
+    except Exception as exc:  # noqa: BLE001 - damaged bytes fail anywhere inside the unpickler
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
 
 
 def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -30,7 +30,7 @@ class ProgressBar:
         width = 30
         filled = int(round(fraction * width))
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% {message} {elapsed:.1f}s ")
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:3.0f}% {message} {elapsed:.1f}s ")
         if fraction >= 1:
             self.stream.write("\n")
         self.stream.flush()

@@ -23,6 +23,7 @@ import torch
 from .arkit import NUM_BLENDSHAPES
 from .constants import FPS, SAMPLE_RATE, frames_for_samples
 from .errors import Cancelled
+from .model import normalise_audio
 
 CHUNK_SECONDS = 20.0
 OVERLAP_SECONDS = 2.0
@@ -45,6 +46,20 @@ def windows(n_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
     hop = -(-(n_samples - chunk) // ((count - 1) * _ALIGN)) * _ALIGN
     starts = [min(i * hop, (n_samples - chunk) // _ALIGN * _ALIGN) for i in range(count)]
     return [(s, s + chunk) for s in starts[:-1]] + [(starts[-1], n_samples)]
+
+
+def _window(model, wav: torch.Tensor, level, person, tick) -> torch.Tensor:
+    """``model(wav)`` in its stages (the same computation), ticking between them."""
+    frames = frames_for_samples(wav.shape[-1])
+    tick(0.0, "emotion encoder")
+    wav = normalise_audio(wav)
+    emotion, _ = model.encode_emotion(wav, frames)
+    tick(0.45, "content encoder")
+    content = model.encode_content(wav, frames)
+    tick(0.9, "decoder")
+    out = model.decode(content, emotion, level, person)
+    tick(1.0, "done")
+    return out
 
 
 def _samples(seconds: float) -> int:
@@ -74,11 +89,16 @@ def predict(
     written = 0  # frames [0, written) hold output
     spans = windows(n, chunk, overlap)
     for k, (s, e) in enumerate(spans):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
+        def tick(done: float, stage: str, k=k) -> None:
+            """Progress within the window, and a cancel check between its stages."""
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if progress is not None and done > 0:
+                progress((k + done) / len(spans), f"{stage}" + (f" (chunk {k + 1}/{len(spans)})" if len(spans) > 1 else ""))
+
         wav = torch.from_numpy(np.ascontiguousarray(audio[s:e])).to(device)[None]
         with torch.autocast(device.type, dtype=torch.float16, enabled=half and device.type == "cuda"):
-            y = model(wav, level=level, person=person)[0].float().cpu().numpy()
+            y = _window(model, wav, level, person, tick)[0].float().cpu().numpy()
         f0 = s * FPS // SAMPLE_RATE  # exact: s is a multiple of 1,600 samples
         f1 = f0 + y.shape[0]
         fade = written - f0  # frames shared with the previous window
@@ -87,7 +107,5 @@ def predict(
             out[f0:written] = (1 - a) * out[f0:written] + a * y[:fade]
         out[max(f0, written):f1] = y[max(0, fade):]
         written = f1
-        if progress is not None:
-            progress((k + 1) / len(spans), f"chunk {k + 1}/{len(spans)}")
     assert written == total, (written, total)
     return out
