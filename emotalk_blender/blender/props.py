@@ -8,8 +8,9 @@ from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntPrope
                        PointerProperty, StringProperty)
 
 from ..engine.arkit import NUM_BLENDSHAPES
+from ..engine.constants import NUM_PERSONS
 
-NUM_STYLES = 24  # speaking styles of the released model (person one-hot)
+NUM_STYLES = NUM_PERSONS  # speaking styles of the released model (person one-hot)
 MAX_FRAME = 1_048_574  # Blender's largest frame number
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .allocator import keep_freed_memory
+from .constants import NUM_PERSONS
 from .errors import EmoTalkError
 
 
@@ -52,7 +54,7 @@ def _person(text: str):
     """``3`` or a mix ``3:0.5,7:0.5`` (style index: weight)."""
     if ":" not in text:
         return int(text)
-    weights = [0.0] * 24
+    weights = [0.0] * NUM_PERSONS
     for part in text.split(","):
         idx, w = part.split(":")
         weights[int(idx)] = float(w)
@@ -117,6 +119,7 @@ def main(argv=None) -> int:
     add_generate(sub)
     add_bake(sub)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # our own process: large CNN buffers are reused instead of re-faulted
     try:
         return args.func(args)
     except EmoTalkError as exc:

@@ -22,12 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .arkit import NUM_BLENDSHAPES
-from .constants import FPS, SAMPLE_RATE, frames_for_samples
+from .constants import EMOTIONS, FPS, NUM_LEVELS, NUM_PERSONS, SAMPLE_RATE, frames_for_samples
 from .wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, interpolate_frames
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # emotion head order
-NUM_PERSONS = 24
-NUM_LEVELS = 2
 
 
 @dataclass

@@ -20,15 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX, NUM_BLENDSHAPES
-from ..engine.constants import FPS
+from ..engine.constants import EMOTIONS, FPS, NUM_PERSONS  # noqa: F401 (EMOTIONS re-exported)
 from ..engine.postprocess import BLINK_CURVES, BLINK_LEN, FIRST_BLINK_MAX, smooth
 from .espeak import Voice
 from .visemes import MOUTH_CHANNELS
 
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 LEVELS = (0, 1)  # 0 = low, 1 = high intensity
 LOW_INTENSITY = 0.5
-NUM_PERSONS = 24
 
 
 def _face(**weights: float) -> np.ndarray:

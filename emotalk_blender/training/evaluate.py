@@ -29,7 +29,8 @@ import torch
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
 from ..engine.audio import load_audio
 from ..engine.inference import predict
-from ..engine.model import EMOTIONS, normalise_audio
+from ..engine.constants import EMOTIONS
+from ..engine.model import normalise_audio
 from ..engine.pipeline import load_model
 from ..engine.postprocess import smooth
 from ..engine.templates import default_template_path, load_template_set

@@ -220,7 +220,7 @@ def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None =
         if state["frozen"]:
             model.freeze_feature_encoders()
         model.eval()
-        model.meta = state["meta"]
+        model.meta = state.get("meta", {})
         return model
     return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1)
 
