@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import retarget
+from . import retarget, scene_writer
 
 
 class _Sidebar:
@@ -98,6 +98,25 @@ class EMOTALK_PT_retarget(_Sidebar, bpy.types.Panel):
                 col.label(text=name)
 
 
+class EMOTALK_PT_takes(_Sidebar, bpy.types.Panel):
+    bl_label = "Takes"
+    bl_parent_id = "EMOTALK_PT_main"
+
+    @classmethod
+    def poll(cls, context):
+        return bool(scene_writer.takes_of(context.active_object))
+
+    def draw(self, context):
+        key = context.active_object.data.shape_keys
+        playing = key.animation_data.action if key.animation_data else None
+        col = self.layout.column(align=True)
+        for action in reversed(scene_writer.takes_of(context.active_object)):  # newest first
+            row = col.row(align=True)
+            row.label(text=action.name, icon="PLAY" if action == playing else "ACTION")
+            row.operator("emotalk.use_take", text="", icon="CHECKMARK").action = action.name
+            row.operator("emotalk.delete_take", text="", icon="TRASH").action = action.name
+
+
 class EMOTALK_PT_files(_Sidebar, bpy.types.Panel):
     bl_label = "Import / Export"
     bl_parent_id = "EMOTALK_PT_main"
@@ -109,4 +128,4 @@ class EMOTALK_PT_files(_Sidebar, bpy.types.Panel):
         col.operator("emotalk.export_motion", icon="EXPORT")
 
 
-classes = (EMOTALK_PT_main, EMOTALK_UL_channels, EMOTALK_PT_retarget, EMOTALK_PT_files)
+classes = (EMOTALK_PT_main, EMOTALK_UL_channels, EMOTALK_PT_retarget, EMOTALK_PT_takes, EMOTALK_PT_files)

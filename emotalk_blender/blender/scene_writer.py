@@ -23,6 +23,8 @@ from . import retarget
 
 TAKE_TAG = "emotalk_take"  # custom property on our Actions and sound strips
 FRAMES_30_TAG = "emotalk_frames_30fps"
+KEY_TAG = "emotalk_key"  # the Key datablock a take was written for
+ORDER_TAG = "emotalk_order"  # takes in the order they were made (bpy.data lists them by name)
 MAX_CHANNELS = 128  # Sequencer channels
 
 
@@ -150,6 +152,8 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
         rollback.append(lambda: bpy.data.actions.remove(action))
         action[TAKE_TAG] = 1
         action[FRAMES_30_TAG] = len(weights)  # lets read_take return exactly the take's length
+        action[KEY_TAG] = key.name
+        action[ORDER_TAG] = 1 + max((a.get(ORDER_TAG, 0) for a in bpy.data.actions if is_take(a)), default=0)
         if meta:
             action["emotalk"] = {k: v for k, v in meta.items() if v is not None}
         action.use_fake_user = True  # a take survives being replaced by the next one
@@ -302,3 +306,66 @@ def read_take(obj, scene=None) -> np.ndarray:
         if fc is not None and gain != 0:
             out[:, INDEX[name]] = [fc.evaluate(f) / gain for f in frames]
     return out
+
+
+# --- switching between takes --------------------------------------------------------------------
+def takes_of(obj) -> list:
+    """The takes written for ``obj``'s shape keys, oldest first."""
+    key = retarget.shape_keys_of(obj, required=False) if obj is not None else None
+    if key is None:
+        return []
+    return sorted((a for a in bpy.data.actions if is_take(a) and a.get(KEY_TAG) == key.name),
+                  key=lambda a: a.get(ORDER_TAG, 0))
+
+
+def _take_strip(scene, action):
+    return next((s for s in _all_strips(scene) if s.get(TAKE_TAG) == action.name), None)
+
+
+def use_take(obj, action, scene=None) -> Take:
+    """Make an earlier take play again: assigned to the shape keys, its sound strip the one heard,
+    the frame range set to it. An artist's Action it replaces is kept (fake user), as on generate."""
+    scene = scene or bpy.context.scene
+    key = retarget.shape_keys_of(obj)
+    if not is_take(action):
+        raise EmoTalkError(f"Action {action.name!r} is not an EmoTalk take")
+    slot = action.slots[0] if hasattr(action, "slots") and len(action.slots) else None
+    curves = [fc for layer in action.layers for strip in layer.strips
+              for fc in strip.channelbag(slot).fcurves] if slot is not None else list(action.fcurves)
+    start, end = (int(round(v)) for v in (min(fc.range()[0] for fc in curves), max(fc.range()[1] for fc in curves)))
+    take = Take(action=action.name, start=start, end=end, frames=end - start + 1, fps=scene_fps(scene),
+                mapped=len(curves))
+    rollback = []
+    try:
+        _assign(key, action, slot, take, rollback)
+        chosen = _take_strip(scene, action)
+        for strip in _all_strips(scene):
+            if strip.get(TAKE_TAG):
+                strip.mute = strip != chosen
+        take.sound_strip = chosen.name if chosen is not None else None
+        scene.frame_end = max(end, scene.frame_start)
+        scene.frame_start, scene.frame_end = start, end
+        scene.frame_set(start)
+    except BaseException:
+        for undo in reversed(rollback):
+            undo()
+        raise
+    return take
+
+
+def delete_take(obj, action, scene=None) -> None:
+    """Remove a take, its sound strip and (when unused) its sound. If it was playing, the shape
+    keys are left with no Action; an artist's Action is never deleted here."""
+    scene = scene or bpy.context.scene
+    if not is_take(action):
+        raise EmoTalkError(f"Action {action.name!r} is not an EmoTalk take: not deleted")
+    key = retarget.shape_keys_of(obj, required=False)
+    if key is not None and key.animation_data is not None and key.animation_data.action == action:
+        key.animation_data.action = None
+    strip = _take_strip(scene, action)
+    if strip is not None:
+        sound = strip.sound
+        _strips(scene).remove(strip)
+        if sound is not None and sound.users == 0:
+            bpy.data.sounds.remove(sound)
+    bpy.data.actions.remove(action)
