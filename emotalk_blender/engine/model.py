@@ -27,6 +27,11 @@ from .wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, interpolate_frames
 
 
 
+def _known(d: dict) -> dict:
+    """An encoder config dict without ``extra``, an always-empty field of the first saved files."""
+    return {k: v for k, v in d.items() if k != "extra" or v}
+
+
 @dataclass
 class EmoTalkConfig:
     content: Wav2Vec2Config = field(default_factory=Wav2Vec2Config)
@@ -44,9 +49,9 @@ class EmoTalkConfig:
 
     def __post_init__(self):
         if isinstance(self.content, dict):
-            self.content = Wav2Vec2Config(**self.content)
+            self.content = Wav2Vec2Config(**_known(self.content))
         if isinstance(self.emotion, dict):
-            self.emotion = Wav2Vec2Config(**self.emotion)
+            self.emotion = Wav2Vec2Config(**_known(self.emotion))
         for enc in (self.content, self.emotion):
             for k in ("conv_dim", "conv_kernel", "conv_stride"):
                 setattr(enc, k, tuple(getattr(enc, k)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -31,7 +31,6 @@ class GenerateSettings:
     checkpoint: str | None = None  # None: the shipped default model
     device: str | None = None  # None: CUDA when present, else CPU
     half: bool = False  # fp16 autocast (CUDA only)
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_checkpoint(checkpoint=None) -> str:

@@ -6,7 +6,7 @@ Only the inference path EmoTalk needs is here: no masking, no quantiser, no CTC 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,6 @@ class Wav2Vec2Config:
     dropout: float = 0.1  # hidden, attention and projection dropout (training only)
     layer_norm_eps: float = 1e-5
     lm_head_vocab: int | None = 32  # the released file carries an unused CTC head; None: omit it
-    extra: dict = field(default_factory=dict)
 
 
 def _cached(owner: nn.Module, params, make):
