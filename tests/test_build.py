@@ -104,7 +104,7 @@ def test_zip_holds_the_addon_and_no_dev_files(built_zip):
     for folder in ("models", "flame_templates"):
         shipped = sorted(p.relative_to(build.ROOT).as_posix() for p in (build.ROOT / folder).glob("*")
                          if p.is_file() and any(p.match(g) for g in build.SHIPPED[folder]))
-        assert [n for n in names if n.startswith(folder + "/")] == shipped
+        assert sorted(n for n in names if n.startswith(folder + "/")) == shipped
 
 
 def test_blenders_validator_accepts_the_zip(built_zip):

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engine.cli import ProgressBar
+from ..engine.cli import ProgressBar, parse_person
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target-blend", help="a .blend holding the character to animate")
     parser.add_argument("--object", help="the character's object name in --target-blend")
     parser.add_argument("--level", type=float, default=1.0, help="emotion level 0..1 (default 1)")
-    parser.add_argument("--person", type=int, default=0, help="speaking style 0..23 (default 0)")
+    parser.add_argument("--person", type=parse_person, default=0,
+                        help="speaking style 0..23, or a mix like 3:0.5,7:0.5 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     parser.add_argument("--raw", action="store_true", help="no smoothing and no blinks")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")

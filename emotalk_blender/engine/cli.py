@@ -50,7 +50,7 @@ def _outputs(inputs: list[str], out: str) -> list[Path]:
     return [out_path / f"{s}.npy" for s in stems]
 
 
-def _person(text: str):
+def parse_person(text: str):
     """``3`` or a mix ``3:0.5,7:0.5`` (style index: weight)."""
     if ":" not in text:
         return int(text)
@@ -67,7 +67,7 @@ def add_generate(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .npy for one input, or a folder for several")
     p.add_argument("--checkpoint", help="model file (default: the shipped default model)")
     p.add_argument("--level", type=float, default=1.0, help="emotion intensity 0..1 (default 1, as the released demo)")
-    p.add_argument("--person", type=_person, default=0, help="speaking style 0..23, or a mix like 3:0.5,7:0.5 (default 0)")
+    p.add_argument("--person", type=parse_person, default=0, help="speaking style 0..23, or a mix like 3:0.5,7:0.5 (default 0)")
     p.add_argument("--raw", action="store_true", help="network output only: no smoothing, no blinks")
     p.add_argument("--no-smooth", action="store_true", help="skip Savitzky-Golay smoothing")
     p.add_argument("--no-blinks", action="store_true", help="skip inserted blinks")

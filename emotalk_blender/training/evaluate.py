@@ -142,8 +142,8 @@ def real(model, manifest: dict) -> dict:
     }
 
 
-def evaluate(corpus_dir, checkpoint=None, limit: int | None = None) -> dict:
-    torch.set_num_threads(2)
+def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int = 2) -> dict:
+    torch.set_num_threads(threads)
     model = load_model(checkpoint, "cpu")
     manifest = load_manifest(corpus_dir)
     return {"synthetic": synthetic(model, manifest, limit=limit), "real": real(model, manifest)}
@@ -155,8 +155,9 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint")
     ap.add_argument("--limit", type=int, help="at most this many synthetic clips")
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    res = evaluate(args.corpus, args.checkpoint, args.limit)
+    res = evaluate(args.corpus, args.checkpoint, args.limit, args.threads)
     text = json.dumps(res, indent=1)
     if args.out:
         Path(args.out).write_text(text)

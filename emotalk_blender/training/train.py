@@ -178,6 +178,7 @@ def plot(log_path: Path, png: Path) -> None:
         print("matplotlib missing: no loss plot (pip install -r requirements-train.txt)", file=sys.stderr)
         return
     rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    rows = list({r["step"]: r for r in rows}.values())  # a resumed run re-logs the steps after its last save
     train = [r for r in rows if "total" in r]
     val = [r for r in rows if "val_total" in r]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -200,7 +201,8 @@ def plot(log_path: Path, png: Path) -> None:
 
 
 def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None = None, cfg: TrainConfig = TrainConfig(),
-          model_config: EmoTalkConfig | None = None, resume: bool = False, log=print, workers: int = 1) -> EmoTalk:
+          model_config: EmoTalkConfig | None = None, resume: bool = False, log=print, workers: int = 1,
+          unfreeze: bool = False) -> EmoTalk:
     """Train (or resume) a model; with ``workers`` > 1, data-parallel over that many processes.
 
     Each process runs its share of every batch of 8 on one thread and the gradients are summed
@@ -212,7 +214,7 @@ def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None =
 
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         store = Path(run_dir) / f"ddp_store_{time.time_ns()}"
-        tmp.spawn(_worker, args=(workers, str(store), corpus_dir, run_dir, minutes, steps, cfg, model_config, resume),
+        tmp.spawn(_worker, args=(workers, str(store), corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze),
                   nprocs=workers, join=True)
         state = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=True)
         model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
@@ -222,21 +224,22 @@ def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None =
         model.eval()
         model.meta = state.get("meta", {})
         return model
-    return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1)
+    return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1, unfreeze)
 
 
-def _worker(rank, world, store, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume):
+def _worker(rank, world, store, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze):
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         _train(corpus_dir, run_dir, minutes, steps, replace(cfg, threads=1), model_config, resume,
-               print if rank == 0 else (lambda *_: None), rank, world)
+               print if rank == 0 else (lambda *_: None), rank, world, unfreeze)
     finally:
         dist.destroy_process_group()
 
 
-def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, resume, log, rank: int, world: int) -> EmoTalk:
+def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, resume, log, rank: int, world: int,
+           unfreeze: bool = False) -> EmoTalk:
     import torch.distributed as dist
 
     torch.set_num_threads(cfg.threads)
@@ -253,10 +256,12 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         opt.load_state_dict(state["optimizer"])
         step, epoch, frozen = state["step"], state["epoch"], state["frozen"]
+        if unfreeze:  # train the CNNs again from here on, to the end of the run
+            frozen, cfg = False, replace(cfg, end_to_end=1.0)
         if frozen:
             model.freeze_feature_encoders()
         torch.set_rng_state(state["torch_rng"])
-        log(f"resumed at step {step}")
+        log(f"resumed at step {step}" + (" with the CNN feature encoders trainable" if unfreeze else ""))
     else:
         torch.manual_seed(cfg.seed)  # the same initial weights in every worker
         model = EmoTalk(model_config or default_model_config())
@@ -361,11 +366,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch threads (1 per run when running two at once)")
     ap.add_argument("--workers", type=int, default=1, help="data-parallel processes (2 on a 2-core CPU)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
     ap.add_argument("--name", default="EmoTalk default (small, synthetic corpus)")
     args = ap.parse_args(argv)
     cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads)
-    model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume, workers=args.workers)
+    model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume, workers=args.workers,
+                  unfreeze=args.unfreeze)
     if args.export:
         meta = {"name": args.name, "licence": "GPL-3.0-or-later", "corpus": str(args.corpus), **model.meta}
         save_checkpoint(model, args.export, meta=meta)
