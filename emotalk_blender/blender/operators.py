@@ -301,47 +301,43 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-class EMOTALK_OT_use_take(bpy.types.Operator):
+class _TakeOperator:
+    """An operator on one take of the active object, named by its Action."""
+
+    bl_options = {"REGISTER", "UNDO"}
+    action: StringProperty(name="Take", description="Name of the take's Action")
+
+    def execute(self, context):
+        action = bpy.data.actions.get(self.action)
+        try:
+            if action is None:
+                raise EmoTalkError(f"No take named {self.action!r}")
+            self.run(context, action)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class EMOTALK_OT_use_take(_TakeOperator, bpy.types.Operator):
     """Play this take on the active object again (its sound strip and frame range too)"""
 
     bl_idname = "emotalk.use_take"
     bl_label = "Use take"
-    bl_options = {"REGISTER", "UNDO"}
 
-    action: StringProperty(name="Take", description="Name of the take's Action")
-
-    def execute(self, context):
-        action = bpy.data.actions.get(self.action)
-        try:
-            if action is None:
-                raise EmoTalkError(f"No take named {self.action!r}")
-            take = scene_writer.use_take(context.active_object, action, scene=context.scene)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+    def run(self, context, action):
+        take = scene_writer.use_take(context.active_object, action, scene=context.scene)
         context.scene.emotalk.last_take = take.summary()
-        return {"FINISHED"}
 
 
-class EMOTALK_OT_delete_take(bpy.types.Operator):
+class EMOTALK_OT_delete_take(_TakeOperator, bpy.types.Operator):
     """Delete this take (its Action and sound strip); undo brings it back"""
 
     bl_idname = "emotalk.delete_take"
     bl_label = "Delete take"
-    bl_options = {"REGISTER", "UNDO"}
 
-    action: StringProperty(name="Take", description="Name of the take's Action")
-
-    def execute(self, context):
-        action = bpy.data.actions.get(self.action)
-        try:
-            if action is None:
-                raise EmoTalkError(f"No take named {self.action!r}")
-            scene_writer.delete_take(context.active_object, action, scene=context.scene)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
+    def run(self, context, action):
+        scene_writer.delete_take(context.active_object, action, scene=context.scene)
 
 
 class EMOTALK_OT_check_model(bpy.types.Operator):
