@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import bpy  # noqa: E402
-from mathutils import Euler, Vector  # noqa: E402
+from mathutils import Vector  # noqa: E402
 
 from emotalk_blender.blender import head_mesh  # noqa: E402
 from emotalk_blender.engine import arkit, templates  # noqa: E402
