@@ -14,7 +14,7 @@ from emotalk_blender.engine.arkit import INDEX, NUM_BLENDSHAPES
 from emotalk_blender.engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from emotalk_blender.engine.errors import EmoTalkError
 from emotalk_blender.training import augment, corpus, real
-from emotalk_blender.training.emotions import EMOTIONS, speaker_voice
+from emotalk_blender.training.emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, speaker_voice
 from emotalk_blender.training.espeak import EspeakError, Voice, synthesize
 from emotalk_blender.training.sentences import HELD_OUT_SENTENCES, SENTENCES
 from emotalk_blender.training.visemes import CLOSED_APERTURE, VISEMES, espeak_visemes, lip_aperture, mouth_track
@@ -44,6 +44,17 @@ def _rows(m, **where):
 
 def test_emotion_order_is_the_released_heads():
     assert EMOTIONS == ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def test_speakers_are_unlike_voices_and_held_out_voices_are_new():
+    """24 training voices, each its own espeak variant; the held-out voices are none of them."""
+    train = [SPEAKERS[s] for s in TRAIN_SPEAKERS]
+    assert len(train) == 24 and sorted(s.person for s in train) == list(range(24))
+    assert len({s.variant for s in train}) == 24
+    assert not {SPEAKERS[s].variant.lower() for s in HELD_OUT_SPEAKERS} & {s.variant.lower() for s in train}
+    text = "Bob made a big map."
+    f0 = [_f0(synthesize(text, speaker_voice(s, "neutral", 0)).audio) for s in TRAIN_SPEAKERS[::3]]
+    assert max(f0) > 1.6 * min(f0)  # low and high voices alike
 
 
 def test_clips_are_3d_etf_pairs_with_matching_lengths_and_values_in_range(tiny):
@@ -162,6 +173,34 @@ def test_emotion_is_audible_in_pitch_rate_and_loudness():
     assert _rms(u["angry"]) > 1.5 * _rms(u["sad"])
     low = synthesize(text, speaker_voice(2, "sad", 0)).audio
     assert len(u["neutral"]) < len(low) < len(u["sad"])  # the intensity level is audible too
+
+
+def _high_fraction(y):
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    return spec[np.fft.rfftfreq(len(y), 1 / SAMPLE_RATE) > 2000].sum() / spec.sum()
+
+
+def _modulation(y, lo, hi):
+    """Share of the loudness envelope's modulation (1-50 Hz) that lies between lo and hi Hz."""
+    env = np.sqrt(np.convolve(y.astype(np.float64) ** 2, np.ones(160) / 160, "same"))[::160]  # 100 Hz
+    spec = np.abs(np.fft.rfft(env - env.mean())) ** 2
+    f = np.fft.rfftfreq(len(env), 1 / 100)
+    return spec[(f >= lo) & (f <= hi)].sum() / spec[(f > 1) & (f < 50)].sum()
+
+
+def test_voice_quality_marks_each_emotion_and_keeps_the_timing():
+    x = synthesize(SENTENCES[0], speaker_voice(2, "neutral", 0)).audio  # one voice: only the quality differs
+    out = {(e, lv): colour_voice(x, e, lv, np.random.default_rng(0)) for e in EMOTIONS for lv in (0, 1)}
+    assert all(len(y) == len(x) for y in out.values())  # motion frames depend on the length
+    assert np.array_equal(out["neutral", 1], x)
+    hf = {k: _high_fraction(y) for k, y in out.items()}
+    base = _high_fraction(x)
+    assert hf["happy", 1] > hf["happy", 0] > 1.3 * base  # bright, more so at the high level
+    assert hf["sad", 1] < 0.9 * base  # dark
+    crest = lambda y: np.abs(y).max() / np.sqrt(np.mean(y ** 2))  # noqa: E731
+    assert crest(out["angry", 1]) < 0.7 * crest(x)  # tense, saturated phonation
+    assert _modulation(out["fear", 1], 5.5, 7.5) > 1.5 * _modulation(x, 5.5, 7.5)  # tremor
+    assert _modulation(out["disgust", 1], 28, 47) > 4 * _modulation(x, 28, 47)  # roughness
 
 
 def test_build_is_deterministic_from_the_seed(tiny, tmp_path):

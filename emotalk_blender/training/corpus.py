@@ -40,7 +40,7 @@ from ..engine.arkit import INDEX, NUM_BLENDSHAPES
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
 from . import augment, espeak, real
-from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, compose, speaker_voice
+from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import synthesize
 from .sentences import HELD_OUT_SENTENCES, SENTENCES, TRAIN_SENTENCES
 from .visemes import mouth_track, seal_frames
@@ -62,7 +62,7 @@ class Size:
 SIZES = {
     "tiny": Size((0, 1, HELD_OUT_SPEAKERS[0]), 3, 4, 1),
     "small": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 3, 40, 2),
-    "full": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 10, None, 2),
+    "full": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 14, None, 2),
 }
 EMOTION_LEVELS = tuple((e, lv) for e in EMOTIONS for lv in ((0,) if e == "neutral" else (0, 1)))
 
@@ -163,7 +163,8 @@ def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
     rng = np.random.default_rng(clip.seed)
     if clip.kind == "synthetic":
         utt = synthesize(clip.text, speaker_voice(clip.speaker, clip.emotion, clip.level), clip.seed)
-        audio, phones, alphabet = utt.audio, utt.phones, "espeak"
+        audio = colour_voice(utt.audio, clip.emotion, clip.level, np.random.default_rng([clip.seed, 2]))
+        phones, alphabet = utt.phones, "espeak"
     else:
         audio = real.load_audio(Path(clip.source))
         phones, alphabet = real.align(audio, clip.text.split()), "arpabet"
@@ -344,12 +345,13 @@ def _index(manifest: dict, splits: tuple[str, ...]):
 
 
 def epoch_pairs(manifest: dict, split: str | tuple[str, ...] = "train", seed: int = 0,
-                include_real: bool = True) -> list[Pair]:
+                include_real: bool = True, real_repeat: int = 1) -> list[Pair]:
     """One pair per target clip B(c1, e1) of ``split`` (per level for neutral), shuffled by seed.
 
     c2 is another sentence of the same speaker and e2 another emotion, both drawn at random among
     those with every needed clip present. Real clips (split ``train_real`` when split is "train")
-    give self-reconstruction pairs.
+    give self-reconstruction pairs, each ``real_repeat`` times (real voices are what users bring,
+    and they are a minority of the corpus).
     """
     splits = (split,) if isinstance(split, str) else tuple(split)
     if include_real and "train" in splits:
@@ -375,7 +377,7 @@ def epoch_pairs(manifest: dict, split: str | tuple[str, ...] = "train", seed: in
     for r in singles:
         wav, npy = root / f"{r['name']}.wav", root / f"{r['name']}.npy"
         e = EMOTIONS.index(r["emotion"])
-        pairs.append(Pair(wav, wav, npy, npy, r["level"], r["person"], e, e, r["speaker"]))
+        pairs.extend([Pair(wav, wav, npy, npy, r["level"], r["person"], e, e, r["speaker"])] * real_repeat)
     order = rng.permutation(len(pairs))
     return [pairs[i] for i in order]
 
