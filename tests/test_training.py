@@ -14,7 +14,9 @@ from emotalk_blender.engine.inference import predict
 from emotalk_blender.engine.model import small_config
 from emotalk_blender.training import corpus
 from emotalk_blender.engine.model import EmoTalk
-from emotalk_blender.training.train import ClipCache, TrainConfig, train, validate
+from emotalk_blender.training.evaluate import lip_scores
+from emotalk_blender.training.train import ClipCache, TrainConfig, seal, train, validate
+from emotalk_blender.training.visemes import CLOSED_APERTURE, lip_aperture
 
 from conftest import espeak
 
@@ -51,6 +53,21 @@ def test_training_lowers_the_loss_and_resumes(tiny_corpus, tmp_path):
     assert all(not p.requires_grad for p in model.audio_encoder_cont.feature_extractor.parameters())
 
 
+def test_seal_loss_asks_for_closed_lips_only_where_the_target_closes_them():
+    target = torch.zeros(1, 10, 52)
+    target[0, 5:, INDEX["jawOpen"]] = 0.5  # closed for 5 frames, then open
+    pred = target.clone().requires_grad_(True)
+    assert float(seal(pred, target).detach()) == 0.0
+    opened = target.clone()
+    opened[0, :, INDEX["jawOpen"]] = 0.3  # lips open everywhere
+    assert float(seal(opened, target)) == pytest.approx((0.3 - CLOSED_APERTURE / 2) ** 2)
+    wider = opened.clone()
+    wider[0, 5:, INDEX["jawOpen"]] = 0.9  # more open where the target is open: no matter
+    assert float(seal(wider, target)) == pytest.approx(float(seal(opened, target)))
+    # torch and numpy apertures agree (one definition)
+    assert np.allclose(lip_aperture(opened)[0].numpy(), lip_aperture(opened[0].numpy()))
+
+
 def test_shipped_model_loads_strictly_and_its_jaw_follows_loudness(tmp_path):
     path = paths.default_checkpoint()
     assert path.is_file(), f"{path}: the shipped default model is missing"
@@ -66,3 +83,23 @@ def test_shipped_model_loads_strictly_and_its_jaw_follows_loudness(tmp_path):
     assert jaw.std() > 0.02  # it moves
     assert np.corrcoef(jaw, rms)[0, 1] > 0.4
     assert jaw[rms < 0.1 * rms.max()].mean() < jaw[rms > 0.5 * rms.max()].mean()  # closed in pauses, open when loud
+
+
+def test_lip_scores_count_closures_and_false_closures():
+    """The real-speech lip scores: the reference meets its own closures and never shuts an open
+    vowel; a mouth kept shut meets every closure but shuts every open vowel too."""
+    ref_y = np.zeros((40, 52), np.float32)
+    ref_y[:, INDEX["jawOpen"]] = 0.3
+    ref_y[10:13, INDEX["jawOpen"]] = 0.0  # a /b/
+    ref_y[30:32, INDEX["jawOpen"]] = 0.02  # an /m/
+    ref = {"bilabial_frames": [[10, 12], [30, 31]], "jaw_open": ref_y[:, INDEX["jawOpen"]].tolist()}
+    own = lip_scores(ref_y, ref)
+    assert own["hits"] == [True, True] and not any(own["open_closed"]) and own["jaw_corr"] == pytest.approx(1.0)
+    shut = lip_scores(np.zeros_like(ref_y), ref)
+    assert shut["hits"] == [True, True] and all(shut["open_closed"]) and len(shut["open_closed"]) == 35
+    late = ref_y.copy()
+    late[10:13, INDEX["jawOpen"]] = 0.3
+    late[15, INDEX["jawOpen"]] = 0.0  # closes 3 frames after the span: outside the 2-frame tolerance
+    assert lip_scores(late, ref)["hits"] == [False, True]
+    late[14, INDEX["jawOpen"]] = 0.0  # 2 frames after: counts
+    assert lip_scores(late, ref)["hits"] == [True, True]

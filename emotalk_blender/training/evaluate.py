@@ -14,7 +14,9 @@ Held-out synthetic speech (split ``test_speaker``: voices and sentences never tr
 Held-out real speech (split ``test_real``: asterisk prompts never trained on):
   * bilabial hit rate: every p/b/m closure of the forced alignment met by closed lips
     (visemes.lip_aperture below CLOSED_APERTURE) within 2 frames;
-  * correlation of the predicted jawOpen with the alignment-derived reference.
+  * correlation of the predicted jawOpen with the alignment-derived reference;
+  * false closures: the share of open-vowel frames (reference jawOpen > OPEN_JAW) shown with
+    closed lips, so that the hit rate cannot be bought by keeping the mouth shut.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from .visemes import CLOSED_APERTURE, lip_aperture
 LIP_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("jaw", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRoll", "mouthPress", "mouthLowerDown", "mouthUpperUp"))]
 EMOTION_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("brow", "cheek", "noseSneer", "mouthSmile", "mouthFrown", "mouthDimple", "mouthStretch", "eyeWide", "eyeSquint"))]
 HIT_TOLERANCE = 2  # frames
+OPEN_JAW = 0.2  # reference jawOpen above this: an open vowel, lips apart (43 % of the test frames)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,6 +74,7 @@ def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | N
     if not rows:
         return {}
     per_clip, abs_err, correct, confusion = [], [], 0, np.zeros((7, 7), int)
+    by_level: dict = defaultdict(list)
     by_sentence: dict = defaultdict(dict)
     for r in rows:
         audio = load_audio(root / f"{r['name']}.wav")
@@ -84,6 +88,7 @@ def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | N
         label = EMOTIONS.index(r["emotion"])
         guess = int(_emotion_logits(model, audio).argmax())
         correct += guess == label
+        by_level[int(r["level"])].append(guess == label)
         confusion[label, guess] += 1
         by_sentence[(r["speaker"], r["sentence"], r["level"])][r["emotion"]] = (r, audio, target)
     # disentanglement: content of (c1, e_a) with the emotion audio of (c1, e_b)
@@ -111,6 +116,7 @@ def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | N
         "channel_mae": {n: round(float(e), 4) for n, e in zip(ARKIT_NAMES, err)},
         "mae": float(err.mean()),
         "emotion_accuracy": correct / len(rows),
+        "emotion_accuracy_by_level": {str(k): float(np.mean(v)) for k, v in sorted(by_level.items())},
         "emotion_confusion": {"rows_true_cols_predicted": list(EMOTIONS), "matrix": confusion.tolist()},
         "swap_pairs": len(lip_corr),
         "swap_lip_correlation": float(np.mean(lip_corr)) if lip_corr else None,
@@ -118,27 +124,38 @@ def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | N
     }
 
 
+def lip_scores(pred: np.ndarray, ref: dict) -> dict:
+    """Bilabial and jaw scores of one (T, 52) prediction against a real-speech reference
+    (``bilabial_frames`` spans, ``jaw_open`` curve; corpus.real_reference.json)."""
+    closed = lip_aperture(pred) < CLOSED_APERTURE
+    hits, least = [], []
+    for f0, f1 in ref["bilabial_frames"]:
+        lo, hi = max(0, f0 - HIT_TOLERANCE), min(len(closed), f1 + HIT_TOLERANCE + 1)
+        hits.append(bool(closed[lo:hi].any()))
+        least.append(float(lip_aperture(pred[lo:hi]).min()))
+    jaw = np.asarray(ref["jaw_open"], np.float32)
+    n = min(len(jaw), len(pred))
+    return {"hits": hits, "least": least, "open_closed": closed[:n][jaw[:n] > OPEN_JAW].tolist(),
+            "jaw_corr": _corr(pred[:n, INDEX["jawOpen"]], jaw[:n])}
+
+
 def real(model, manifest: dict) -> dict:
     root = Path(manifest["root"])
     refs = json.loads((root / "real_reference.json").read_text())
     names = [r["name"] for r in manifest["clips"] if r["split"] == "test_real"]
-    hits = total = 0
-    corrs = []
-    for name in names:
-        ref = refs[name]
-        pred = smooth(predict(model, load_audio(root / f"{name}.wav"), level=0.0, person=0))
-        closed = lip_aperture(pred) < CLOSED_APERTURE
-        for f0, f1 in ref["bilabial_frames"]:
-            lo, hi = max(0, f0 - HIT_TOLERANCE), min(len(closed), f1 + HIT_TOLERANCE + 1)
-            hits += bool(closed[lo:hi].any())
-            total += 1
-        jaw = np.asarray(ref["jaw_open"], np.float32)
-        n = min(len(jaw), len(pred))
-        corrs.append(_corr(pred[:n, INDEX["jawOpen"]], jaw[:n]))
+    scores = [lip_scores(smooth(predict(model, load_audio(root / f"{name}.wav"), level=0.0, person=0)), refs[name])
+              for name in names]
+    hits = [h for s in scores for h in s["hits"]]
+    least = [v for s in scores for v in s["least"]]
+    open_closed = [v for s in scores for v in s["open_closed"]]
     return {
-        "split": "test_real", "clips": len(names), "bilabial_closures": total,
-        "bilabial_hit_rate": hits / total if total else None,
-        "jaw_open_correlation": float(np.mean(corrs)) if corrs else None,
+        "split": "test_real", "clips": len(names), "bilabial_closures": len(hits),
+        "bilabial_hit_rate": float(np.mean(hits)) if hits else None,
+        "bilabial_median_least_aperture": float(np.median(least)) if least else None,
+        # the other side of the hit rate: lips shut where the reference is open (a model that
+        # never opened its lips would meet every closure)
+        "open_frames_closed_rate": float(np.mean(open_closed)) if open_closed else None,
+        "jaw_open_correlation": float(np.mean([s["jaw_corr"] for s in scores])) if scores else None,
     }
 
 

@@ -287,14 +287,16 @@ def seal_frames(y: np.ndarray, spans: list[tuple[float, float]]) -> None:
 CLOSED_APERTURE = 0.1
 
 
-def lip_aperture(y: np.ndarray) -> np.ndarray:
-    """Per-frame lip opening of (T, 52) weights: jaw opening not cancelled by mouthClose, plus the
-    lips' own parting (lower lip down, upper lip up, funnel). Below CLOSED_APERTURE = lips closed."""
-    y = np.asarray(y, dtype=np.float64)
-    jaw = np.clip(y[:, INDEX["jawOpen"]] - y[:, INDEX["mouthClose"]], 0.0, None)
-    lips = 0.5 * (y[:, INDEX["mouthLowerDownLeft"]] + y[:, INDEX["mouthLowerDownRight"]]
-                  + y[:, INDEX["mouthUpperUpLeft"]] + y[:, INDEX["mouthUpperUpRight"]]) / 2
-    return jaw + lips + 0.5 * y[:, INDEX["mouthFunnel"]]
+def lip_aperture(y):
+    """Per-frame lip opening of (..., T, 52) weights: jaw opening not cancelled by mouthClose, plus
+    the lips' own parting (lower lip down, upper lip up, funnel). Below CLOSED_APERTURE = lips closed.
+    Takes numpy arrays (computed in float64) or torch tensors (differentiable, for the training loss)."""
+    if not hasattr(y, "detach"):
+        y = np.asarray(y, dtype=np.float64)
+    jaw = (y[..., INDEX["jawOpen"]] - y[..., INDEX["mouthClose"]]).clip(min=0.0)
+    lips = 0.5 * (y[..., INDEX["mouthLowerDownLeft"]] + y[..., INDEX["mouthLowerDownRight"]]
+                  + y[..., INDEX["mouthUpperUpLeft"]] + y[..., INDEX["mouthUpperUpRight"]]) / 2
+    return jaw + lips + 0.5 * y[..., INDEX["mouthFunnel"]]
 
 
 def mouth_track(phones, alphabet: str, n_frames: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
