@@ -13,7 +13,7 @@ import soundfile as sf
 from emotalk_blender.engine.arkit import INDEX, NUM_BLENDSHAPES
 from emotalk_blender.engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from emotalk_blender.engine.errors import EmoTalkError
-from emotalk_blender.training import augment, corpus, real
+from emotalk_blender.training import augment, corpus, probe, real
 from emotalk_blender.training.emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, speaker_voice
 from emotalk_blender.training.espeak import EspeakError, Voice, synthesize
 from emotalk_blender.training.sentences import HELD_OUT_SENTENCES, SENTENCES
@@ -201,6 +201,18 @@ def test_voice_quality_marks_each_emotion_and_keeps_the_timing():
     assert crest(out["angry", 1]) < 0.7 * crest(x)  # tense, saturated phonation
     assert _modulation(out["fear", 1], 5.5, 7.5) > 1.5 * _modulation(x, 5.5, 7.5)  # tremor
     assert _modulation(out["disgust", 1], 28, 47) > 4 * _modulation(x, 28, 47)  # roughness
+
+
+def test_probe_hears_voice_quality_and_scores_held_out_voices(tiny):
+    x = synthesize(SENTENCES[0], speaker_voice(2, "neutral", 0)).audio
+    f = probe.features(x)
+    assert np.allclose(f, probe.features(0.3 * x), atol=1e-3)  # the level is the voice's, not the emotion's
+    tremor = probe.BANDS * 2 + probe.BANDS // 2 + 2 + probe.MODULATION_BANDS.index((4, 8))
+    assert probe.features(colour_voice(x, "fear", 1, np.random.default_rng(0)))[tremor] > f[tremor] + 0.25  # 4-8 Hz modulation up by a third
+    result = probe.probe(tiny)
+    assert result["clips_test"] == len(_rows(tiny, split="test_speaker"))
+    assert sum(map(sum, result["emotion_confusion"]["matrix"])) == result["clips_test"]
+    assert result["train_accuracy"] > 0.9 and result["emotion_accuracy"] > 2 / 7  # held-out voice: twice chance
 
 
 def test_build_is_deterministic_from_the_seed(tiny, tmp_path):

@@ -9,7 +9,10 @@ lower, narrower, slower, quieter, with long pauses; fear: high, narrow and faste
 little low, slow, with long gaps between words), and a voice quality (VOICE_QUALITY: tense, harsh
 anger; bright happiness; trembling fear; dark sadness; rough disgust; breathy surprise), which is
 what lets a listener tell emotions apart across voices whose own pitch and rate differ as much as
-the emotions' deltas. Level 0 (low) applies LOW_INTENSITY of every delta.
+the emotions' deltas. Level 0 (low) applies LOW_INTENSITY of every face offset and
+LOW_VOICE_INTENSITY of every voice delta: a mild emotion shows little on the face but must still
+be heard, or no recogniser can tell it from neutral (at half strength a linear probe on hand-made
+acoustic features reached 78 % at low intensity on held-out voices, the trained model 57 %).
 
 The 24 speaking styles (``person`` 0..23, as the released model's one-hot) each pair an espeak
 voice with a face style (amplitude gain, left/right asymmetry, a resting expression, blink rate).
@@ -31,7 +34,8 @@ from .espeak import Voice
 from .visemes import MOUTH_CHANNELS
 
 LEVELS = (0, 1)  # 0 = low, 1 = high intensity
-LOW_INTENSITY = 0.5
+LOW_INTENSITY = 0.5  # face
+LOW_VOICE_INTENSITY = 0.75  # voice
 
 
 def _face(**weights: float) -> np.ndarray:
@@ -114,10 +118,11 @@ VOICE_QUALITY: dict[str, VoiceQuality] = {
 assert tuple(EMOTION_FACE) == tuple(EMOTION_VOICE) == tuple(VOICE_QUALITY) == tuple(EMOTION_ARTICULATION) == EMOTIONS
 
 
-def intensity(level: int) -> float:
+def intensity(level: int, voice: bool = False) -> float:
+    """The share of the high-intensity face offset (or, with ``voice``, voice delta) at ``level``."""
     if level not in LEVELS:
         raise ValueError(f"level must be 0 or 1, not {level!r}")
-    return 1.0 if level == 1 else LOW_INTENSITY
+    return 1.0 if level == 1 else LOW_VOICE_INTENSITY if voice else LOW_INTENSITY
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ FACE_STYLES: tuple[FaceStyle, ...] = _styles()
 
 def speaker_voice(speaker: int, emotion: str, level: int) -> Voice:
     """The espeak request for ``speaker`` speaking with ``emotion`` at ``level``."""
-    s, d, k = SPEAKERS[speaker], EMOTION_VOICE[emotion], intensity(level)
+    s, d, k = SPEAKERS[speaker], EMOTION_VOICE[emotion], intensity(level, voice=True)
     return Voice(
         name=s.voice, variant=s.variant,
         pitch=int(np.clip(round(s.pitch + k * d.pitch), 0, 100)),
@@ -196,7 +201,7 @@ def speaker_voice(speaker: int, emotion: str, level: int) -> Voice:
 
 def colour_voice(audio: np.ndarray, emotion: str, level: int, rng: np.random.Generator) -> np.ndarray:
     """``audio`` (16 kHz) with the voice quality of ``emotion`` at ``level``; same length, same timing."""
-    q, k = VOICE_QUALITY[emotion], intensity(level)
+    q, k = VOICE_QUALITY[emotion], intensity(level, voice=True)
     x = np.asarray(audio, np.float64)
     if q == VoiceQuality() or x.size == 0:
         return x.astype(np.float32)
