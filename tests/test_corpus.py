@@ -207,7 +207,8 @@ def test_probe_hears_voice_quality_and_scores_held_out_voices(tiny):
     x = synthesize(SENTENCES[0], speaker_voice(2, "neutral", 0)).audio
     f = probe.features(x)
     assert np.allclose(f, probe.features(0.3 * x), atol=1e-3)  # the level is the voice's, not the emotion's
-    tremor = probe.BANDS * 2 + probe.BANDS // 2 + 2 + probe.MODULATION_BANDS.index((4, 8))
+    tremor = probe.MODULATION_START + probe.MODULATION_BANDS.index((4, 8))
+    assert len(f) == probe.MODULATION_START + len(probe.MODULATION_BANDS)  # the bands end the vector
     assert probe.features(colour_voice(x, "fear", 1, np.random.default_rng(0)))[tremor] > f[tremor] + 0.25  # 4-8 Hz modulation up by a third
     result = probe.probe(tiny)
     assert result["clips_test"] == len(_rows(tiny, split="test_speaker"))

@@ -25,6 +25,9 @@ from .corpus import load_manifest
 
 N_FFT, HOP, BANDS = 512, 160, 40  # 32 ms windows every 10 ms, 40 mel bands
 MODULATION_BANDS = ((2, 4), (4, 8), (8, 12), (12, 20), (20, 30), (30, 46))  # Hz
+# Where the modulation bands sit in a feature vector: after the shape's mean and spread (BANDS
+# each), its change (every other band) and the voiced share and duration.
+MODULATION_START = 2 * BANDS + len(range(0, BANDS, 2)) + 2
 
 
 def _mel_filters() -> np.ndarray:

@@ -56,7 +56,7 @@ class TrainConfig:
     # Emotion cross-entropy on real prompts, whose "neutral" is assumed. Experiment (off by default):
     # 0 with voice_perturb 0.1 called fewer held-out clips neutral (80 vs 105 of 728) but was no
     # more accurate (75.0 % vs 76.5 %) and shut 38 % of open vowels (17 %).
-    w_cls_real: float = 1.0
+    w_cls_real: float | None = None  # None: the same as w_cls
     # A(c2, e1) lends only its emotion, so it may be resampled by a random factor in 1 +- this
     # (pitch, formants and rate together: a new voice); see w_cls_real for what it measured.
     voice_perturb: float = 0.0
@@ -179,7 +179,7 @@ def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[di
         "cls": F.cross_entropy(logits12, torch.tensor([pair.emotion2])) + F.cross_entropy(logits21, torch.tensor([pair.emotion1])),
         "seal": seal(cross, t11) + seal(self_rec, t12),
     }
-    w_cls = cfg.w_cls_real if pair.speaker == REAL_SPEAKER else cfg.w_cls
+    w_cls = cfg.w_cls_real if pair.speaker == REAL_SPEAKER and cfg.w_cls_real is not None else cfg.w_cls
     out["total"] = (cfg.w_cross * out["cross"] + cfg.w_self * out["self"] + cfg.w_vel * out["vel"] + w_cls * out["cls"]
                     + cfg.w_seal * out["seal"])
     return out, logits12
