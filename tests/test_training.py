@@ -1,6 +1,7 @@
 """Training (the paper's losses) and the shipped default model."""
 import json
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from emotalk_blender.engine.model import small_config
 from emotalk_blender.training import corpus
 from emotalk_blender.engine.model import EmoTalk
 from emotalk_blender.training.evaluate import lip_scores
-from emotalk_blender.training.train import ClipCache, TrainConfig, pair_inputs, pair_losses, seal, train, validate
+from emotalk_blender.training.train import ClipCache, TrainConfig, WeightAverage, pair_inputs, pair_losses, seal, train, validate
 from emotalk_blender.training.visemes import CLOSED_APERTURE, lip_aperture
 
 from conftest import espeak
@@ -49,10 +50,26 @@ def test_training_lowers_the_loss_and_resumes(tiny_corpus, tmp_path):
     assert (run / "loss.png").stat().st_size > 1000
     state = torch.load(run / "last.pt", weights_only=True)
     assert state["step"] == 30 and state["frozen"]  # the CNNs froze half way, as configured
+    # a finished run gives the weight average; last.pt keeps the raw weights too, to resume from
+    assert all(torch.equal(v, state["ema"][k]) for k, v in model.state_dict().items())
+    assert any(not torch.equal(v, state["model"][k]) for k, v in state["ema"].items())
     model = train(tiny_corpus, run, steps=34, cfg=cfg, resume=True, log=lambda *_: None, workers=2)  # data-parallel
     assert [r["step"] for r in _rows(run)] == list(range(1, 35))
     assert model.meta["steps"] == 34 and model.meta["workers"] == 2
     assert all(not p.requires_grad for p in model.audio_encoder_cont.feature_extractor.parameters())
+
+
+def test_weight_average_follows_the_weights_with_its_decay():
+    model = EmoTalk(small_config(hidden=64, layers=1, conv=32))
+    avg = WeightAverage(model, decay=0.9)
+    before = model.bs_map_r.bias.detach().clone()
+    with torch.no_grad():
+        model.bs_map_r.bias += 1.0
+    avg.update(model, step=1000)  # past the warm-up: the configured decay
+    assert torch.allclose(avg.model.bs_map_r.bias, before + 0.1)
+    avg.update(model, step=1)  # warm-up: (1 + 1) / (10 + 1) of the old average kept
+    assert torch.allclose(avg.model.bs_map_r.bias, before + 1 - 0.9 * 2 / 11)
+    assert not any(p.requires_grad for p in avg.model.parameters())
 
 
 def test_seal_loss_asks_for_closed_lips_only_where_the_target_closes_them():
@@ -74,11 +91,13 @@ def test_emotion_input_gets_a_new_voice_and_real_prompts_skip_the_emotion_loss(t
     pairs = corpus.epoch_pairs(corpus.load_manifest(tiny_corpus), "train", seed=0)
     synthetic = next(p for p in pairs if p.speaker != corpus.REAL_SPEAKER and p.input12 != p.input21)
     cfg, cache = TrainConfig(max_seconds=60, voice_perturb=0.1, w_cls_real=0.0), ClipCache()
-    (content, emotion), t11, t12 = pair_inputs(synthetic, cache, cfg, random.Random(0))
+    (content, same, emotion), t11, t12 = pair_inputs(synthetic, cache, cfg, random.Random(0))
+    assert torch.equal(same, content)
     assert torch.equal(emotion, cache.wav(synthetic.input21))  # validation: the clip as it is
     lengths = set()
     for seed in range(6):
-        (c, e), a, b = pair_inputs(synthetic, cache, cfg, random.Random(seed), perturb=True)
+        (c, e12, e), a, b = pair_inputs(synthetic, cache, cfg, random.Random(seed), perturb=True)
+        assert 0.89 < len(content) / len(e12) < 1.11 and len(e12) != len(content)
         assert torch.equal(c, content) and torch.equal(a, t11) and torch.equal(b, t12)  # content and targets untouched
         assert 0.89 < len(emotion) / len(e) < 1.11
         lengths.add(len(e))
@@ -86,6 +105,10 @@ def test_emotion_input_gets_a_new_voice_and_real_prompts_skip_the_emotion_loss(t
     real = [p for p in pairs if p.speaker == corpus.REAL_SPEAKER]
     if not real:
         pytest.skip("no real prompts in the tiny corpus (asterisk sounds or pocketsphinx missing)")
+    (c, e12, e21), _, _ = pair_inputs(real[0], cache, cfg, random.Random(0), perturb=True)
+    assert len(e12) != len(c) and len(e21) != len(c)
+    (c, e12, e21), _, _ = pair_inputs(real[0], cache, replace(cfg, voice_perturb_real=False), random.Random(0), perturb=True)
+    assert torch.equal(e12, c) and torch.equal(e21, c)  # the real prompts' voice as it is
     torch.manual_seed(0)
     model = EmoTalk(small_config(hidden=64, layers=1, conv=32))
     batch = pair_inputs(real[0], cache, cfg, random.Random(0))
