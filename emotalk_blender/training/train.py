@@ -57,8 +57,8 @@ class TrainConfig:
     w_cls: float = 1.0
     w_seal: float = 3.0  # lip-seal hinge on target-closed frames (not in the paper); 4.0 shut 21 % of open vowels
     # Emotion cross-entropy on real prompts, whose "neutral" is assumed. Experiment: 0 (with the
-    # emotion input alone resampled within 0.1) called fewer held-out clips neutral (80 vs 105 of 728) but was no
-    # more accurate (75.0 % vs 76.5 %) and shut 38 % of open vowels (17 %).
+    # emotion-only input resampled within 0.1) called fewer held-out clips neutral (80 vs 105 of
+    # 728) but was no more accurate (75.0 % vs 76.5 %) and shut 38 % of open vowels (17 %).
     w_cls_real: float | None = None  # None: the same as w_cls
     # What the emotion encoder hears is resampled by a random factor in [1/(1+v), 1+v] (pitch,
     # formants and rate together: a voice it has not heard); the content encoder hears the clip as
@@ -167,7 +167,8 @@ def pair_inputs(pair: Pair, cache: ClipCache, cfg: "TrainConfig", rng: random.Ra
     if model is None:
         content = _cut(cache.wav(pair.input12), start12, frac12, 800)
         emotion12, emotion21 = content, _cut(cache.wav(pair.input21), start21, frac21, 800)
-        if perturb and cfg.voice_perturb and (cfg.voice_perturb_real or pair.speaker != REAL_SPEAKER):  # each emotion input its own new voice; time is resampled back later
+        # each emotion input its own new voice; its features are resampled to the target's frames later
+        if perturb and cfg.voice_perturb and (cfg.voice_perturb_real or pair.speaker != REAL_SPEAKER):
             emotion12, emotion21 = (_resample(x, math.exp(rng.uniform(-1, 1) * math.log1p(cfg.voice_perturb)))
                                     for x in (emotion12, emotion21))
         inputs = (content, emotion12, emotion21)
@@ -204,7 +205,7 @@ def seal(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The losses of one pair (and their weighted total), and the emotion logits of A(c1, e2)."""
     inputs, t11, t12 = batch
-    if inputs[0].dim() == 1:  # raw audio through the CNNs (the content CNN and the emotion CNN may hear different voices)
+    if inputs[0].dim() == 1:  # raw audio through the CNNs (the content and emotion CNNs may hear different voices)
         c12, e12, e21 = (normalise_audio(x[None]) for x in inputs)
         emo = model.audio_encoder_emo.wav2vec2
         inputs = (model.audio_encoder_cont.features(c12), emo.features(e12), emo.features(e21))
