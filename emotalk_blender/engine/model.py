@@ -253,17 +253,21 @@ class EmoTalk(nn.Module):
         return self.decode(self.encode_content(wav, frames), emotion, level, person)
 
     # --- training interface of the released code ---------------------------------------------
-    def forward_train(self, input12, input21, frames11: int, frames12: int, level, person):
+    def forward_train(self, input12, input21, frames11: int, frames12: int, level, person, emotion12=None):
         """Cross- and self-reconstruction (paper, section 3.3).
 
-        ``input12`` = A(c1, e2), ``input21`` = A(c2, e1), both (B, N) raw audio. Returns
+        ``input12`` = A(c1, e2), ``input21`` = A(c2, e1), both (B, N) raw audio. ``emotion12``, if
+        given, is what the emotion encoder hears in place of ``input12`` (training may give it another
+        voice; its features are resampled to the frame count like the content's). Returns
         (B(c1, e1) reconstructed from content of input12 and emotion of input21 at ``frames11``,
         B(c1, e2) reconstructed from input12 alone at ``frames12``, emotion logits of (input12, input21)).
         """
         input12, input21 = normalise_audio(input12), normalise_audio(input21)
+        emotion12 = input12 if emotion12 is None else normalise_audio(emotion12)
+        emo = self.audio_encoder_emo.wav2vec2
         return self.forward_train_features(
-            self.audio_encoder_cont.features(input12), self.audio_encoder_emo.wav2vec2.features(input12),
-            self.audio_encoder_emo.wav2vec2.features(input21), frames11, frames12, level, person)
+            self.audio_encoder_cont.features(input12), emo.features(emotion12), emo.features(input21),
+            frames11, frames12, level, person)
 
     def forward_train_features(self, cont12, emo12, emo21, frames11: int, frames12: int, level, person):
         """``forward_train`` from CNN features (content and emotion CNNs of input12, emotion CNN of input21).

@@ -207,14 +207,13 @@ def seal(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The losses of one pair (and their weighted total), and the emotion logits of A(c1, e2)."""
     inputs, t11, t12 = batch
-    if inputs[0].dim() == 1:  # raw audio through the CNNs (the content and emotion CNNs may hear different voices)
-        c12, e12, e21 = (normalise_audio(x[None]) for x in inputs)
-        emo = model.audio_encoder_emo.wav2vec2
-        inputs = (model.audio_encoder_cont.features(c12), emo.features(e12), emo.features(e21))
-    else:
-        inputs = [x[None] for x in inputs]
-    cross, self_rec, (logits12, logits21) = model.forward_train_features(
-        *inputs, t11.shape[0], t12.shape[0], level=float(pair.level), person=int(pair.person))
+    first, second, third = (x[None] for x in inputs)
+    frames, controls = (t11.shape[0], t12.shape[0]), dict(level=float(pair.level), person=int(pair.person))
+    if first.dim() == 2:  # raw audio: content of A(c1, e2), emotion of A(c1, e2), emotion of A(c2, e1)
+        out = model.forward_train(first, third, *frames, **controls, emotion12=second)
+    else:  # CNN features of the same three
+        out = model.forward_train_features(first, second, third, *frames, **controls)
+    cross, self_rec, (logits12, logits21) = out
     t11, t12 = t11[None], t12[None]
     out = {
         "cross": recon(cross, t11),
@@ -344,7 +343,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         opt.load_state_dict(state["optimizer"])
         step, epoch, frozen = state["step"], state["epoch"], state["frozen"]
-        seconds_before, workers_before = state.get("meta", {}).get("seconds", 0), state.get("meta", {}).get("workers", world)
+        before = state.get("meta", {})  # what the runs before this one took
         if unfreeze:  # train the CNNs again from here on, to the end of the run
             frozen, cfg = False, replace(cfg, end_to_end=1.0)
         if frozen:
@@ -356,7 +355,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         torch.manual_seed(cfg.seed)  # the same initial weights in every worker
         model = EmoTalk(model_config or default_model_config())
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        frozen, ema_state, seconds_before, workers_before = False, None, 0, world
+        frozen, ema_state, before = False, None, {}
         if rank == 0:
             log_path.write_text("")
     model.train()
@@ -420,8 +419,9 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
             logf.write(json.dumps(row) + "\n")
             logf.flush()
     model.eval()
-    model.meta = {"steps": step, "epochs_completed": epoch, "train_config": asdict(cfg), "workers": max(world, workers_before),
-                  "seconds": seconds_before + round(time.monotonic() - t0)}
+    model.meta = {"steps": step, "epochs_completed": epoch, "train_config": asdict(cfg),
+                  "workers": max(world, before.get("workers", world)),
+                  "seconds": before.get("seconds", 0) + round(time.monotonic() - t0)}
     if rank == 0:
         logf.close()
         _save_state(state_path, model, opt, cfg, step, epoch, frozen, ema)
