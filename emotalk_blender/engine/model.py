@@ -13,9 +13,7 @@ same code. See ../shared/spec/emotalk.md for the facts this follows.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -23,48 +21,9 @@ from torch import nn
 
 from .arkit import NUM_BLENDSHAPES
 from .constants import EMOTIONS, FPS, NUM_LEVELS, NUM_PERSONS, SAMPLE_RATE, frames_for_samples
-from .wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, interpolate_frames
+from .config import EmoTalkConfig, Wav2Vec2Config, small_config  # noqa: F401 - re-exported
+from .wav2vec2 import Wav2Vec2Model, interpolate_frames
 
-
-
-def _known(d: dict) -> dict:
-    """An encoder config dict without ``extra``, an always-empty field of the first saved files."""
-    return {k: v for k, v in d.items() if k != "extra" or v}
-
-
-@dataclass
-class EmoTalkConfig:
-    content: Wav2Vec2Config = field(default_factory=Wav2Vec2Config)
-    emotion: Wav2Vec2Config = field(default_factory=Wav2Vec2Config)
-    content_dim: int = 512  # c512
-    emotion_dim: int = 832  # e832: also the decoder width (memory and query share it)
-    emotion2_dim: int = 256  # e256
-    level_dim: int = 32
-    person_dim: int = 32
-    decoder_heads: int = 4
-    decoder_ffn: int = 832
-    decoder_dropout: float = 0.1
-    period: int = 30  # of the periodic self-attention bias (frames)
-    name: str = "EmoTalk (released architecture)"
-
-    def __post_init__(self):
-        if isinstance(self.content, dict):
-            self.content = Wav2Vec2Config(**_known(self.content))
-        if isinstance(self.emotion, dict):
-            self.emotion = Wav2Vec2Config(**_known(self.emotion))
-        for enc in (self.content, self.emotion):
-            for k in ("conv_dim", "conv_kernel", "conv_stride"):
-                setattr(enc, k, tuple(getattr(enc, k)))
-        width = self.content_dim + self.emotion2_dim + self.level_dim + self.person_dim
-        if width != self.emotion_dim:
-            raise ValueError(f"decoder width {width} (content+emotion2+level+person) must equal emotion_dim {self.emotion_dim}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EmoTalkConfig":
-        return cls(**d)
 
 
 def periodic_bias(heads: int, t: int, period: int, device=None) -> torch.Tensor:
@@ -301,15 +260,3 @@ def receptive_samples(cfg: Wav2Vec2Config) -> int:
 
 
 assert SAMPLE_RATE == 16_000 and math.isclose(receptive_samples(Wav2Vec2Config()), 400)
-
-
-def small_config(hidden: int = 128, layers: int = 2, conv: int = 64, name: str = "EmoTalk small") -> EmoTalkConfig:
-    """A reduced-width EmoTalk with the released topology (same CNN strides, 50 Hz, same fusion)."""
-    enc = dict(conv_dim=(conv,) * 7, hidden_size=hidden, num_layers=layers, num_heads=4, ffn_size=hidden * 2,
-               pos_conv_kernel=32, pos_conv_groups=4, lm_head_vocab=None)
-    width = hidden  # decoder width = content + emotion2 + level + person
-    return EmoTalkConfig(
-        content=Wav2Vec2Config(**enc), emotion=Wav2Vec2Config(**enc), content_dim=width // 2,
-        emotion_dim=width, emotion2_dim=width // 4, level_dim=width // 8, person_dim=width // 8,
-        decoder_heads=4, decoder_ffn=width, name=name,
-    )

@@ -6,27 +6,11 @@ Only the inference path EmoTalk needs is here: no masking, no quantiser, no CTC 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass
-class Wav2Vec2Config:
-    conv_dim: tuple[int, ...] = (512,) * 7
-    conv_kernel: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
-    conv_stride: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
-    hidden_size: int = 1024
-    num_layers: int = 24
-    num_heads: int = 16
-    ffn_size: int = 4096
-    pos_conv_kernel: int = 128
-    pos_conv_groups: int = 16
-    dropout: float = 0.1  # hidden, attention and projection dropout (training only)
-    layer_norm_eps: float = 1e-5
-    lm_head_vocab: int | None = 32  # the released file carries an unused CTC head; None: omit it
+from .config import Wav2Vec2Config
 
 
 def _cached(owner: nn.Module, params, make):
