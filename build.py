@@ -11,10 +11,9 @@ The zip mirrors the repository layout so the engine finds its shipped files the 
 No tests, caches or development files go in. The zip is built and then validated with
 ``blender_ext.py`` from the bpy package (or a ``blender`` on PATH): ``build`` then ``validate``.
 
-torch is not bundled: it is large and platform-specific, and Blender's Python lacks it. The
-add-on imports torch from Blender's Python when present, else from the folder set in its
-Preferences ("Python packages", filled once with ``pip install --target DIR torch scipy
-soundfile``). Nothing is downloaded at run time.
+torch is not bundled: it is large and platform-specific. The shipped default model runs on NumPy,
+which Blender has; for the released checkpoint or a GPU, the Preferences' *Install PyTorch* button
+fetches torch with Blender's own pip into the extension's user folder (``blender/installer.py``).
 """
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def speech(seconds: float):
     """Real speech from espeak-ng, looped to ``seconds`` (16 kHz float32)."""
     import numpy as np
 
-    from conftest import espeak
+    from helpers import espeak
     from emotalk_blender.engine.audio import load_audio
 
     wav = CACHE / "speech.wav"

@@ -1,5 +1,9 @@
 """Helpers for the Blender-facing tests: a clean bpy state with the add-on registered, small
-meshes with shape keys named as a character would have them, and a scene snapshot."""
+meshes with shape keys named as a character would have them, and a scene snapshot.
+
+Test modules import the helpers and name this module in ``pytest_plugins`` for the ``blender``
+fixture; it has no asserts to rewrite (PYTEST_DONT_REWRITE: it is imported before it is registered).
+"""
 from __future__ import annotations
 
 import bpy
@@ -7,9 +11,10 @@ import numpy as np
 import pytest
 
 import emotalk_blender
+from emotalk_blender.blender import compat
 from emotalk_blender.engine.arkit import ARKIT_NAMES
 
-HAS_AUDIO = bool(bpy.app.build_options.audaspace)  # the bpy 4.2 wheel is built without it
+HAS_AUDIO = compat.has_audio()  # the bpy 4.2 wheel is built without it
 needs_audio = pytest.mark.skipif(not HAS_AUDIO, reason="this bpy build has no audio (audaspace)")
 
 
@@ -35,7 +40,7 @@ def mesh_with_keys(names, name="Face", fps=30):
     scene.collection.objects.link(obj)
     obj.shape_key_add(name="Basis", from_mix=False)
     for key_name in names:
-        obj.shape_key_add(name=key_name, from_mix=False).value = 0.0  # 5.x starts keys at 1.0
+        compat.new_shape_key(obj, key_name)
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
     return obj
@@ -61,10 +66,7 @@ def snapshot():
     """Everything a take may touch, as plain data, to compare before/after a failed run."""
     scene = bpy.context.scene
     editor = scene.sequence_editor
-    strips = []
-    if editor is not None:
-        coll = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-        strips = sorted((s.name, s.channel, s.frame_start, s.mute) for s in coll)
+    strips = sorted((s.name, s.channel, s.frame_start, s.mute) for s in compat.all_strips(scene))
     anim = {}
     for key in bpy.data.shape_keys:
         ad = key.animation_data

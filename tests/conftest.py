@@ -1,28 +1,20 @@
-"""Shared fixtures: real speech from espeak-ng, small random-weight checkpoints."""
+"""Shared fixtures: real speech from espeak-ng, small random-weight checkpoints (helpers: helpers.py)."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from emotalk_blender.engine.checkpoint import save_checkpoint
-from emotalk_blender.engine.model import EmoTalk, small_config
+from helpers import espeak, random_small_model
 
-torch.set_num_threads(2)
-
-
-def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 160) -> Path:
-    """Real synthetic speech (22,050 Hz WAV) from Debian's espeak-ng."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.fail("espeak-ng is not installed (CI installs it: apt-get install espeak-ng)")
-    subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
-    return path
+try:
+    import torch
+except ImportError:  # the Blender-only environments run without torch
+    torch = None
+else:
+    torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +46,11 @@ def long_speech_wav(tmp_path_factory, speech_wav) -> Path:
     return out
 
 
-def random_small_model(seed: int = 0) -> EmoTalk:
-    """A small EmoTalk with random weights everywhere, the output head included (upstream zeroes it)."""
-    torch.manual_seed(seed)
-    model = EmoTalk(small_config())
-    torch.nn.init.normal_(model.bs_map_r.weight, std=0.05)
-    torch.nn.init.uniform_(model.bs_map_r.bias, 0.0, 0.3)
-    return model.eval()
-
-
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """Path of a small random-weight checkpoint in the project's own format."""
+    from emotalk_blender.engine.checkpoint import save_checkpoint
+
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(random_small_model(), path, meta={"name": "tiny random test model"})
     return path

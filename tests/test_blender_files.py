@@ -5,10 +5,12 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_support import arkit_mesh, blender, expected_value, mesh_with_keys  # noqa: F401
+from blender_support import arkit_mesh, expected_value, mesh_with_keys
 from emotalk_blender.blender import scene_writer
 from emotalk_blender.engine import livelinkface, motion_io
 from emotalk_blender.engine.arkit import ARKIT_NAMES, INDEX
+
+pytest_plugins = ["blender_support"]  # the `blender` fixture
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "data" / "livelinkface" / "alex_rom_3.csv"
 if not FIXTURE.exists():
@@ -39,11 +41,11 @@ def test_export_round_trip_through_a_retargeted_rig(blender, tmp_path, suffix):
     bpy.ops.emotalk.auto_map()
     obj.emotalk.channels[INDEX["jawOpen"]].gain = 0.5
     weights = np.random.default_rng(1).random((40, 52), dtype=np.float32) * 0.5
-    src = motion_io.save_npy(tmp_path / "in.npy", weights)
+    src = motion_io.save_motion_npy(tmp_path / "in.npy", weights)
     assert bpy.ops.emotalk.import_motion(filepath=str(src)) == {"FINISHED"}
     out = tmp_path / f"out{suffix}"
     assert bpy.ops.emotalk.export_motion(filepath=str(out)) == {"FINISHED"}
-    back = motion_io.load_npy(out) if suffix == ".npy" else livelinkface.read_csv(out)
+    back = motion_io.load_motion_npy(out) if suffix == ".npy" else livelinkface.read_csv(out)
     assert back.shape == weights.shape
     np.testing.assert_allclose(back, weights, atol=1e-6)
 

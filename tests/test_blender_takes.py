@@ -2,14 +2,17 @@
 import bpy
 import pytest
 
-from blender_support import arkit_mesh, blender, expected_value, needs_audio  # noqa: F401
-from emotalk_blender.blender import scene_writer
+from blender_support import arkit_mesh, expected_value, needs_audio
+from emotalk_blender.blender import compat, scene_writer
 from emotalk_blender.engine import pipeline
 from emotalk_blender.engine.arkit import INDEX
 
+pytest_plugins = ["blender_support"]  # the `blender` fixture
+
 
 def _generate(audio, ckpt, seed, level):
-    return bpy.ops.emotalk.generate("EXEC_DEFAULT", True, filepath=str(audio), checkpoint=str(ckpt), seed=seed, level=level)
+    return bpy.ops.emotalk.generate("EXEC_DEFAULT", True, filepath=str(audio), checkpoint=str(ckpt), seed=seed,
+                                    level=level)
 
 
 def _plays(obj, take, frames):
@@ -29,8 +32,8 @@ def test_use_and_delete_takes(blender, speech_wav, tiny_checkpoint):
     assert _generate(speech_wav, tiny_checkpoint, 1, 1.0) == {"FINISHED"}
     assert _generate(speech_wav, tiny_checkpoint, 2, 0.0) == {"FINISHED"}
     first, second = scene_writer.takes_of(obj)
-    take1 = pipeline.generate(str(speech_wav), pipeline.GenerateSettings(checkpoint=str(tiny_checkpoint), seed=1, level=1.0))
-    take2 = pipeline.generate(str(speech_wav), pipeline.GenerateSettings(checkpoint=str(tiny_checkpoint), seed=2, level=0.0))
+    take1, take2 = (pipeline.generate(str(speech_wav), pipeline.GenerateSettings(
+        checkpoint=str(tiny_checkpoint), seed=seed, level=level)) for seed, level in ((1, 1.0), (2, 0.0)))
     frames = (0, len(take1) // 2, len(take1) - 1)
     assert _plays(obj, take2, frames) and not _plays(obj, take1, frames)
 
@@ -54,12 +57,12 @@ def test_use_take_switches_the_sound_heard(blender, speech_wav, long_speech_wav,
     assert _generate(long_speech_wav, tiny_checkpoint, 1, 1.0) == {"FINISHED"}
     obj = bpy.context.active_object
     first, second = scene_writer.takes_of(obj)
-    strips = {s.get(scene_writer.TAKE_TAG): s for s in scene_writer._all_strips(bpy.context.scene)}
+    strips = {s.get(scene_writer.TAKE_TAG): s for s in compat.all_strips(bpy.context.scene)}
     assert strips[first.name].mute and not strips[second.name].mute
     bpy.ops.emotalk.use_take(action=first.name)
     assert not strips[first.name].mute and strips[second.name].mute
     bpy.ops.emotalk.delete_take(action=second.name)
-    assert [s.get(scene_writer.TAKE_TAG) for s in scene_writer._all_strips(bpy.context.scene)] == [first.name]
+    assert [s.get(scene_writer.TAKE_TAG) for s in compat.all_strips(bpy.context.scene)] == [first.name]
 
 
 def test_only_takes_can_be_used_or_deleted(blender):

@@ -31,15 +31,14 @@ report["install"] = sorted(bpy.ops.extensions.package_install_files(
     filepath=zip_path, repo="emotalk_test", enable_on_install=True))
 mod = "bl_ext.emotalk_test.emotalk_blender"
 report["enabled"] = mod in prefs.addons
-import sys as _s
-report["module_file"] = _s.modules[mod].__file__
+report["module_file"] = sys.modules[mod].__file__
 report["new_types"] = sorted(set(dir(bpy.types)) - types_before)
 report["generate_op"] = hasattr(bpy.ops.emotalk, "generate")
 
 # Use it: preferences pick the checkpoint, the sidebar operator animates a mesh.
 prefs.addons[mod].preferences.checkpoint = checkpoint
 bpy.ops.emotalk.check_model()
-report["status"] = _s.modules[mod + ".emotalk_blender.blender.prefs"].status_line()
+report["status"] = sys.modules[mod + ".emotalk_blender.blender.prefs"].status_line()
 from bl_ext.emotalk_test.emotalk_blender.emotalk_blender.engine.arkit import ARKIT_NAMES
 scene = bpy.context.scene
 scene.render.fps = 30

@@ -11,7 +11,7 @@ from emotalk_blender.engine.checkpoint import load_checkpoint, read_tensors, rep
 from emotalk_blender.engine.errors import CheckpointError
 from emotalk_blender.engine.model import EmoTalk, EmoTalkConfig
 
-from conftest import random_small_model
+from helpers import random_small_model
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +157,63 @@ def test_own_format_round_trip_keeps_config_and_meta(tmp_path):
     wav = torch.randn(1, 12345)
     with torch.no_grad():
         assert np.array_equal(loaded(wav).numpy(), model(wav).numpy())
+
+
+def test_own_safetensors_round_trip_keeps_config_and_meta(tmp_path):
+    model = random_small_model()
+    path = tmp_path / "own.safetensors"
+    save_checkpoint(model, path, meta={"name": "x", "licence": "GPL"})
+    sd, extra = read_tensors(path)
+    assert extra["format"] == "emotalk-blender/1" and extra["meta"] == {"name": "x", "licence": "GPL"}
+    loaded = load_checkpoint(path)
+    assert loaded.config == model.config and loaded.meta["licence"] == "GPL"
+    wav = torch.randn(1, 12345)
+    with torch.no_grad():
+        assert torch.equal(loaded(wav), model(wav))
+    # the format's own library reads our file, and we read its files
+    safetensors = pytest.importorskip("safetensors")
+    from safetensors.torch import load_file, save_file
+
+    theirs = load_file(path)
+    assert set(theirs) == set(model.state_dict())
+    assert all(torch.equal(theirs[k], v) for k, v in model.state_dict().items())
+    with safetensors.safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    assert json.loads(metadata["config"]) == json.loads(json.dumps(model.config.to_dict()))
+    save_file(model.state_dict(), tmp_path / "theirs.safetensors", metadata=metadata)
+    again = load_checkpoint(tmp_path / "theirs.safetensors")
+    with torch.no_grad():
+        assert torch.equal(again(wav), model(wav))
+
+
+def test_shipped_default_model_is_own_format_safetensors():
+    from emotalk_blender.engine import paths
+
+    path = paths.default_checkpoint()
+    assert path.name == "emotalk_default.safetensors"
+    sd, extra = read_tensors(path)
+    assert extra["format"] == "emotalk-blender/1" and extra["meta"]["licence"]
+    assert all(v.dtype == torch.float32 for v in sd.values())
+    model = load_checkpoint(path)  # strict
+    assert model.config.name == extra["config"]["name"] and model.num_parameters() == sum(v.numel() for v in sd.values())
+    pt = path.with_suffix(".pt")
+    if pt.is_file():  # the file it was converted from: the same network, bit for bit
+        old = load_checkpoint(pt)
+        assert old.config == model.config and old.meta == model.meta
+        wav = torch.randn(1, 40000)
+        with torch.no_grad():
+            assert torch.equal(old(wav), model(wav))
+
+
+def test_corrupt_safetensors_are_refused(tmp_path):
+    path = tmp_path / "x.safetensors"
+    save_checkpoint(random_small_model(), path)
+    data = path.read_bytes()
+    cases = {"truncated": data[: len(data) // 2], "corrupt safetensors header": data[:8] + b"{nope" + data[13:],
+             "not a safetensors": b"\x01"}
+    for problem, raw in cases.items():
+        bad = tmp_path / f"bad_{len(raw)}.safetensors"
+        bad.write_bytes(raw)
+        with pytest.raises(CheckpointError, match=problem) as err:
+            load_checkpoint(bad)
+        assert str(bad) in str(err.value)

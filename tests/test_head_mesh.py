@@ -105,3 +105,8 @@ def test_missing_names_are_listed(scene):
     plain = bpy.data.objects.new("Plain", bpy.data.meshes.new("Plain"))
     with pytest.raises(TemplateError, match="no shape keys"):
         head_mesh.template_set_from_object(plain)
+    with pytest.raises(TemplateError, match="No object"):
+        head_mesh.template_set_from_object(None)
+    empty = bpy.data.objects.new("Empty", None)
+    with pytest.raises(TemplateError, match="'Empty': not a mesh object"):
+        head_mesh.template_set_from_object(empty)

@@ -33,6 +33,7 @@ def test_csv_layout_is_apple_order_pascal_61_values(tmp_path):
     header = rows[0]
     assert header[:4] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft", "EyeLookDownLeft"]
     assert len(header) == 63 and rows[1][1] == "61"
+    assert len(livelinkface.VALUE_COLUMNS) == 61
     assert header[2:54] == [arkit.pascal(n) for n in arkit.APPLE_ORDER]
     assert float(rows[1][header.index("JawOpen")]) == 0.5
     # 60 fps timecode like the iPhone: two timecode frames per 30 fps row.
@@ -52,7 +53,8 @@ def test_real_fixture_60fps_timecode_imports_at_30fps():
         col = header.index(name)
         assert weights[0, arkit.INDEX[name[0].lower() + name[1:]]] == pytest.approx(
             float(rows[1][col]), abs=1e-6)
-    assert np.allclose(weights[0], np.array(first_row)[[arkit.APPLE_ORDER.index(n) for n in arkit.ARKIT_NAMES]], atol=1e-6)
+    released = [arkit.APPLE_ORDER.index(n) for n in arkit.ARKIT_NAMES]
+    assert np.allclose(weights[0], np.array(first_row)[released], atol=1e-6)
     # Rows come every 2 timecode frames (1/30 s), so frame k of the import is row k+1's data
     # up to tiny sub-frame drift: jaw open at 1 s matches row 31 closely.
     jaw = header.index("JawOpen")
@@ -61,14 +63,15 @@ def test_real_fixture_60fps_timecode_imports_at_30fps():
 
 def test_npy_round_trip_and_errors(tmp_path):
     weights = _motion(12)
-    path = motion_io.save_npy(tmp_path / "m.npy", weights)
-    np.testing.assert_array_equal(motion_io.load_npy(path), weights)
+    path = motion_io.save_motion_npy(tmp_path / "m.npy", weights)
+    np.testing.assert_array_equal(motion_io.load_motion_npy(path), weights)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npy"]  # written whole, no partial left
     np.save(tmp_path / "bad.npy", np.zeros((5, 51), np.float32))
     with pytest.raises(EmoTalkError, match=r"bad\.npy.*\(T, 52\)"):
-        motion_io.load_npy(tmp_path / "bad.npy")
+        motion_io.load_motion_npy(tmp_path / "bad.npy")
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     with pytest.raises(EmoTalkError, match="junk.npy"):
-        motion_io.load_npy(tmp_path / "junk.npy")
+        motion_io.load_motion_npy(tmp_path / "junk.npy")
 
 
 def test_bad_csv_names_file_and_problem(tmp_path):

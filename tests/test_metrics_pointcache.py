@@ -62,7 +62,7 @@ def test_metrics_reject_mismatched_takes(head):
 
 def test_cache_files_round_trip(tmp_path, head):
     w, _ = _takes(7)
-    paths = pointcache.write_take(head, w, tmp_path / "take", formats=("npy", "pc2", "mdd"))
+    paths = pointcache.write_vertex_caches(head, w, tmp_path / "take", formats=("npy", "pc2", "mdd"))
     v = head.vertices(w)
     np.testing.assert_array_equal(np.load(paths["npy"]), v)
     np.testing.assert_array_equal(pointcache.read_pc2(paths["pc2"]), v)
@@ -85,7 +85,7 @@ def test_blender_mesh_cache_modifier_plays_the_take(tmp_path, head, fmt):
     w = np.zeros((t, 52), np.float32)
     w[:, INDEX["jawOpen"]] = np.linspace(0, 1, t)
     w[:, INDEX["eyeBlinkLeft"]] = np.linspace(1, 0, t)
-    path = pointcache.write_take(head, w, tmp_path / "take", formats=(fmt,))[fmt]
+    path = pointcache.write_vertex_caches(head, w, tmp_path / "take", formats=(fmt,))[fmt]
     obj = bpy.data.objects.new("Head", head_mesh.build_mesh(head, "Head"))
     scene.collection.objects.link(obj)
     mod = obj.modifiers.new("cache", "MESH_CACHE")

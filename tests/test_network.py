@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from emotalk_blender.engine.checkpoint import canonical_key
-from emotalk_blender.engine.model import DecoderLayer, EmoTalk, EmoTalkConfig, periodic_bias, small_config
+from emotalk_blender.engine.model import (DecoderLayer, EmoTalk, EmoTalkConfig, periodic_bias, receptive_samples,
+                                          small_config)
 from emotalk_blender.engine.wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, output_length
 
 transformers = pytest.importorskip("transformers")
@@ -35,7 +36,8 @@ def hf_pair(cfg: Wav2Vec2Config, seed=0):
 
 
 @pytest.mark.parametrize("cfg", [
-    Wav2Vec2Config(conv_dim=(64,) * 7, hidden_size=96, num_layers=3, num_heads=4, ffn_size=192, pos_conv_kernel=16, pos_conv_groups=4),
+    Wav2Vec2Config(conv_dim=(64,) * 7, hidden_size=96, num_layers=3, num_heads=4, ffn_size=192, pos_conv_kernel=16,
+                   pos_conv_groups=4),
     Wav2Vec2Config(num_layers=2),  # full width (1024, 16 heads, 512-channel CNN, 128-tap pos conv)
 ], ids=["small", "large-width"])
 def test_wav2vec2_matches_transformers(cfg):
@@ -91,6 +93,10 @@ def test_decoder_layer_matches_torch_with_released_masks():
         want = ref(x, mem, tgt_mask=tgt_mask, memory_mask=memory_mask)
         got = ours(x, mem, bias)
     assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+def test_released_cnn_sees_400_samples():
+    assert receptive_samples(Wav2Vec2Config()) == 400  # 25 ms of audio per CNN frame (frames 20 ms apart)
 
 
 def test_released_architecture_size():

@@ -20,7 +20,7 @@ from emotalk_blender.training.evaluate import lip_scores
 from emotalk_blender.training.train import ClipCache, TrainConfig, WeightAverage, pair_inputs, pair_losses, seal, train, validate
 from emotalk_blender.training.visemes import CLOSED_APERTURE, lip_aperture
 
-from conftest import espeak
+from helpers import espeak
 
 
 @pytest.fixture(scope="module")

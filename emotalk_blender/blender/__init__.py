@@ -1,9 +1,11 @@
-"""The Blender side: properties, preferences, operators and the sidebar, over the engine.
+"""The Blender side: properties, preferences, operators, panels and scene writing; imports bpy and ``engine``.
 
 Registration attaches PropertyGroups to Scene, Object and WindowManager; unregistration removes
 every class, property, timer and handler it added (a running Generate job is cancelled first).
 """
 from __future__ import annotations
+
+from contextlib import suppress
 
 
 def addon_name() -> str:
@@ -13,9 +15,9 @@ def addon_name() -> str:
 
 
 def _classes():
-    from . import operators, panels, prefs, props
+    from . import installer, operators, panels, prefs, props
 
-    return props.classes + prefs.classes + operators.classes + panels.classes
+    return props.classes + prefs.classes + installer.classes + operators.classes + panels.classes
 
 
 _registered = []
@@ -24,7 +26,7 @@ _registered = []
 def register():
     import bpy
 
-    from . import prefs, props
+    from . import installer, prefs, props
 
     classes = _classes()
     bpy.utils.register_classes_factory(classes)[0]()
@@ -32,16 +34,18 @@ def register():
     for owner, attr, group in props.POINTERS:
         setattr(owner, attr, bpy.props.PointerProperty(type=group))
     prefs.add_python_path(prefs.get()["python_path"])
+    installer.add_install_folder()  # torch installed from the Preferences in an earlier session
 
 
 def unregister():
     import bpy
 
-    from . import operators, props
+    from . import installer, operators, props
 
     operators.stop_all_jobs()
+    installer.stop()
     for owner, attr, _ in props.POINTERS:
-        if hasattr(owner, attr):
+        with suppress(AttributeError):  # register() may have stopped before adding it
             delattr(owner, attr)
     bpy.utils.register_classes_factory(tuple(_registered))[1]()
     _registered.clear()

@@ -11,7 +11,8 @@ Python API for scene scripts (inside Blender, or with ``import bpy``)::
     from emotalk_blender.blender import bake
     take = bake.animate(obj, "line.wav", level=0.5, person=3, seed=1, start_frame=1)
 
-bpy is imported only inside functions: the engine CLI imports this module to add the subcommand.
+bpy is imported only inside functions: ``python -m emotalk_blender`` imports this module to add
+the subcommand (``add_command``) even where bpy is missing.
 """
 from __future__ import annotations
 
@@ -19,7 +20,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engine.cli import ProgressBar, parse_person
+from ..engine.backend import BACKENDS
+from ..engine.constants import NUM_PERSONS
+from ..engine.progress import ProgressBar
+from ..engine.settings import parse_person, validate_controls
+
+
+def add_command(sub) -> None:
+    """Register ``bake`` with the command line (``engine.cli.main(extra_commands=[add_command])``)."""
+    p = sub.add_parser("bake", help="audio -> animated .blend (needs the bpy module)")
+    add_arguments(p)
+    p.set_defaults(func=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,12 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target-blend", help="a .blend holding the character to animate")
     parser.add_argument("--object", help="the character's object name in --target-blend")
     parser.add_argument("--level", type=float, default=1.0, help="emotion level 0..1 (default 1)")
-    parser.add_argument("--person", type=parse_person, default=0,
-                        help="speaking style 0..23, or a mix like 3:0.5,7:0.5 (default 0)")
+    parser.add_argument("--person", default="0",
+                        help=f"speaking style 0..{NUM_PERSONS - 1}, or a mix like 3:0.5,7:0.5 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     parser.add_argument("--raw", action="store_true", help="no smoothing and no blinks")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="network implementation (default auto: torch when installed, else numpy)")
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--preview", help="preview .mp4 with sound, or .png contact sheet (one "
                         "input), or a folder receiving STEM.mp4 (several)")
@@ -46,26 +59,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True,
-            checkpoint=None, device=None, start_frame=1, progress=None, scene=None):
+            checkpoint=None, device=None, backend="auto", start_frame=1, progress=None, scene=None):
     """Generate a take from ``audio`` and write it onto ``obj`` (as the Generate button does)."""
     from ..engine import pipeline
-    from . import scene_writer
+    from . import retarget, scene_writer
 
-    retarget_check(obj)
+    retarget.shape_keys_of(obj)  # a target without shape keys fails before the long work
     settings = pipeline.GenerateSettings(level=level, person=person, smooth=smooth,
                                          blinks=blinks, seed=seed, checkpoint=checkpoint,
-                                         device=device)
+                                         device=device, backend=backend)
     weights = pipeline.generate(str(audio), settings, progress=progress)
     meta = {"audio": str(Path(audio).resolve()), "level": level, "person": person, "seed": seed,
             "smooth": smooth, "blinks": blinks, "checkpoint": checkpoint or "default"}
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
                                    audio_path=str(Path(audio).resolve()), meta=meta)
-
-
-def retarget_check(obj):
-    from . import retarget
-
-    retarget.shape_keys_of(obj)
 
 
 def _prepare_scene(args):
@@ -74,8 +81,8 @@ def _prepare_scene(args):
 
     from ..engine import templates
     from ..engine.errors import EmoTalkError
+    from ..engine.templates import resolve_template
     from . import head_mesh
-    from .operators import resolve_template
 
     if args.target_blend:
         path = Path(args.target_blend)
@@ -121,33 +128,37 @@ def run(args) -> int:
 
     if not args.target_blend and args.object:
         raise SystemExit("error: --object needs --target-blend")
+    person = parse_person(args.person)
+    validate_controls(args.level, person, level_name="--level", person_name="--person")  # before any scene work
     blends = _outputs(args.audio, args.output, ".blend")
     videos = _outputs(args.audio, args.preview, ".mp4")
     registered = False
-    for i, (audio, blend, video) in enumerate(zip(args.audio, blends, videos)):
-        obj = _prepare_scene(args)
-        if not registered and addon_name() not in bpy.context.preferences.addons:
-            register()  # properties (mapping, settings) used by the writer
-            registered = True
-        take = animate(obj, audio, level=args.level, person=args.person, seed=args.seed,
-                       smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
-                       device=args.device, start_frame=args.start_frame,
-                       progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
-        sys.stderr.write("\n")
-        _pack_sounds()
-        blend.parent.mkdir(parents=True, exist_ok=True)
-        bpy.ops.wm.save_as_mainfile(filepath=str(blend.resolve()))
-        print(f"{blend}: {take.summary()}", file=sys.stderr)
-        for warning in take.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        if video is not None and video.suffix.lower() == ".png":
-            preview.render_contact_sheet(obj, video, resolution=args.resolution)
-            print(f"{video}: contact sheet", file=sys.stderr)
-        elif video is not None:
-            preview.render_mp4(obj, video, resolution=args.resolution)
-            print(f"{video}: preview", file=sys.stderr)
-    if registered:
-        unregister()
+    try:
+        for i, (audio, blend, video) in enumerate(zip(args.audio, blends, videos)):
+            obj = _prepare_scene(args)
+            if not registered and addon_name() not in bpy.context.preferences.addons:
+                register()  # properties (mapping, settings) used by the writer
+                registered = True
+            take = animate(obj, audio, level=args.level, person=person, seed=args.seed,
+                           smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
+                           device=args.device, backend=args.backend, start_frame=args.start_frame,
+                           progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
+            sys.stderr.write("\n")
+            _pack_sounds()
+            blend.parent.mkdir(parents=True, exist_ok=True)
+            bpy.ops.wm.save_as_mainfile(filepath=str(blend.resolve()))
+            print(f"{blend}: {take.summary()}", file=sys.stderr)
+            for warning in take.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            if video is not None and video.suffix.lower() == ".png":
+                preview.render_contact_sheet(obj, video, resolution=args.resolution)
+                print(f"{video}: contact sheet", file=sys.stderr)
+            elif video is not None:
+                preview.render_mp4(obj, video, resolution=args.resolution)
+                print(f"{video}: preview", file=sys.stderr)
+    finally:
+        if registered:
+            unregister()
     return 0
 
 

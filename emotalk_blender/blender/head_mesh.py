@@ -11,6 +11,7 @@ import numpy as np
 
 from ..engine import arkit, templates
 from ..engine.errors import TemplateError
+from . import compat
 
 BASIS_NAME = "Basis"
 TEMPLATE_PROP = "emotalk_template"  # custom property on the object: the set's name
@@ -27,9 +28,7 @@ def build_mesh(template_set: templates.TemplateSet, name: str) -> bpy.types.Mesh
     mesh.polygons.add(ts.num_faces)
     starts = np.zeros(ts.num_faces, np.int32)
     np.cumsum(ts.face_sizes[:-1], out=starts[1:])
-    mesh.polygons.foreach_set("loop_start", starts)
-    if not bpy.types.MeshPolygon.bl_rna.properties["loop_total"].is_readonly:
-        mesh.polygons.foreach_set("loop_total", ts.face_sizes)  # newer Blender derives it
+    mesh.polygons.foreach_set("loop_start", starts)  # Blender derives each loop_total from these
     mesh.polygons.foreach_set("use_smooth", np.ones(ts.num_faces, bool))
     mesh.update(calc_edges=True)
     return mesh
@@ -48,9 +47,7 @@ def build_head_object(template_set: templates.TemplateSet, name: str = "EmoTalk 
     obj.shape_key_add(name=BASIS_NAME, from_mix=False)
     targets = ts.targets()
     for i, key_name in enumerate(arkit.ARKIT_NAMES):
-        kb = obj.shape_key_add(name=key_name, from_mix=False)
-        kb.data.foreach_set("co", targets[i].ravel())
-        kb.value = 0.0  # new keys start at 1.0 in Blender 5.x
+        compat.new_shape_key(obj, key_name).data.foreach_set("co", targets[i].ravel())
     for region, idx in sorted(ts.regions.items()):
         obj.vertex_groups.new(name=region).add(idx.tolist(), 1.0, "REPLACE")
     obj[TEMPLATE_PROP] = ts.name
@@ -75,13 +72,16 @@ def template_set_from_object(obj: bpy.types.Object, name: str | None = None,
     vertex groups named like regions; the required ones absent as groups are derived from
     which vertices the targets move (``templates.derive_regions``).
     """
+    if obj is None:
+        raise TemplateError("No object: select a mesh with ARKit shape keys")
     label = f"object {obj.name!r}"
-    if obj is None or obj.type != "MESH":
+    if obj.type != "MESH":
         raise TemplateError(f"{label}: not a mesh object")
     mesh = obj.data
     keys = mesh.shape_keys
     if keys is None or len(keys.key_blocks) < 2:
-        raise TemplateError(f"{label}: has no shape keys (needs a Basis and the 52 ARKit keys)")
+        raise TemplateError(f"{label}: has no shape keys (needs a Basis and the "
+                            f"{arkit.NUM_BLENDSHAPES} ARKit keys)")
     blocks = keys.key_blocks
     reference = keys.reference_key
     mapping, missing = arkit.auto_map([kb.name for kb in blocks if kb != reference])

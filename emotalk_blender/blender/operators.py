@@ -13,10 +13,13 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from ..engine.arkit import NUM_BLENDSHAPES
+from ..engine.constants import NUM_PERSONS
 from ..engine.errors import EmoTalkError
+from ..engine.jobs import GenerateJob
+from ..engine.settings import GenerateSettings
 from . import prefs, retarget, scene_writer
-from .jobs import GenerateJob
-from .props import MAX_FRAME, NUM_STYLES
+from .props import MAX_FRAME
 
 _jobs: list = []  # running modal Generate operators, stopped on unregister
 
@@ -29,10 +32,8 @@ def stop_all_jobs():
 
 def _settings(op, context):
     """The engine's GenerateSettings for an operator's values and the preferences."""
-    from ..engine import pipeline  # needs torch: imported only when generating
-
     p = prefs.get(context)
-    return pipeline.GenerateSettings(
+    return GenerateSettings(
         level=op.level, person=op.person, smooth=op.smooth, blinks=op.blinks, seed=op.seed,
         checkpoint=bpy.path.abspath(op.checkpoint) if op.checkpoint else p["checkpoint"],
         device=p["device"])
@@ -68,7 +69,7 @@ class EMOTALK_OT_generate(bpy.types.Operator):
     # Defaults equal the CLI's (the released demo's): the same seed gives the same take.
     filepath: StringProperty(name="Audio", subtype="FILE_PATH")
     level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR")
-    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_STYLES - 1)
+    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_PERSONS - 1)
     smooth: BoolProperty(name="Smoothing", default=True)
     blinks: BoolProperty(name="Blinks", default=True)
     seed: IntProperty(name="Seed", default=0, min=0)
@@ -85,8 +86,8 @@ class EMOTALK_OT_generate(bpy.types.Operator):
         obj = context.active_object
         retarget.shape_keys_of(obj)
         if not retarget.mapping_of(obj).channels:
-            raise retarget.TargetError(f"None of the 52 ARKit channels matches a shape key of "
-                                       f"{obj.name!r}: edit the mapping in the EmoTalk panel")
+            raise retarget.TargetError(f"None of the {NUM_BLENDSHAPES} ARKit channels matches a shape key "
+                                       f"of {obj.name!r}: edit the mapping in the EmoTalk panel")
         return obj
 
     def execute(self, context):
@@ -194,11 +195,11 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
 
     def execute(self, context):
         from ..engine import templates
-
         from . import head_mesh
 
         try:
-            path = resolve_template(self.template or prefs.get(context)["template"] or "")
+            name = self.template or prefs.get(context)["template"] or ""
+            path = templates.resolve_template(bpy.path.abspath(name))  # a '//' path: next to the .blend
             ts = templates.load_template_set(path)
             obj = head_mesh.build_head_object(ts, name=ts.name or "EmoTalkHead",
                                               collection=context.collection)
@@ -210,18 +211,6 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
         obj.select_set(True)
         context.view_layer.objects.active = obj
         return {"FINISHED"}
-
-
-def resolve_template(template: str):
-    """A template set path from a name in flame_templates/, a file path, or '' (shipped default)."""
-    from ..engine import templates
-
-    if not template:
-        return templates.default_template_path()
-    for path in templates.list_template_sets():
-        if template in (path.stem, path.name):
-            return path
-    return bpy.path.abspath(template)
 
 
 class EMOTALK_OT_auto_map(bpy.types.Operator):
@@ -238,7 +227,7 @@ class EMOTALK_OT_auto_map(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         mapping = retarget.auto_fill(context.active_object)
-        self.report({"INFO"}, f"{len(mapping.channels)}/52 channels mapped"
+        self.report({"INFO"}, f"{len(mapping.channels)}/{NUM_BLENDSHAPES} channels mapped"
                     + (f"; unmatched: {', '.join(mapping.unmatched)}" if mapping.unmatched else ""))
         return {"FINISHED"}
 
@@ -261,7 +250,7 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
             obj = context.active_object
             retarget.shape_keys_of(obj)
             weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
-                       else motion_io.load_npy(path))
+                       else motion_io.load_motion_npy(path))
             take = scene_writer.write_take(
                 obj, weights, scene=context.scene, start_frame=self.start_frame,
                 name=f"EmoTalk_{os.path.splitext(os.path.basename(path))[0]}",
@@ -293,7 +282,7 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
             if path.lower().endswith(".csv"):
                 livelinkface.write_csv(path, weights)
             else:
-                motion_io.save_npy(path, weights)
+                motion_io.save_motion_npy(path, weights)
         except EmoTalkError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..engine.arkit import NUM_BLENDSHAPES
 from . import retarget, scene_writer
 
 
@@ -27,7 +28,8 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
         key = retarget.shape_keys_of(obj, required=False) if obj else None
         if key is not None:
             mapped = len(retarget.mapping_of(obj).channels)
-            box.label(text=f"Target: {obj.name} ({mapped}/52 channels)", icon="SHAPEKEY_DATA")
+            box.label(text=f"Target: {obj.name} ({mapped}/{NUM_BLENDSHAPES} channels)",
+                          icon="SHAPEKEY_DATA")
         else:
             box.label(text="Target: select a mesh with shape keys", icon="ERROR")
         box.operator("emotalk.create_head", icon="USER")

@@ -1,8 +1,8 @@
-"""Add-on preferences: model checkpoint, device, default template set, where torch comes from.
+"""Add-on preferences: model checkpoint, backend, device, default template set, where torch comes from.
 
-torch is not bundled in the extension (see README, "Installing torch"): the add-on uses torch
-from Blender's Python when present, else from a site-packages folder the user chooses here.
-Nothing is downloaded at run time.
+The shipped default model runs on NumPy (a stock Blender has it); the released checkpoint and
+GPUs need PyTorch, which *Install PyTorch* here downloads into the extension's user folder
+(``installer.py``). An existing torch folder can still be set as *Python packages*.
 """
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import sys
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import addon_name
+from ..engine.errors import EmoTalkError
+from . import addon_name, installer
+
+TORCH_FORMATS = (".pt", ".pth", ".bin", ".ckpt")  # torch pickles: only the torch backend reads them
+BACKEND_ITEMS = (("AUTO", "Auto", "PyTorch when installed, else NumPy"),
+                 ("TORCH", "PyTorch", "PyTorch (the released checkpoint, CUDA)"),
+                 ("NUMPY", "NumPy", "NumPy only: the default model on the CPU, nothing to install"))
 
 
 def add_python_path(path: str) -> bool:
@@ -26,55 +32,109 @@ def add_python_path(path: str) -> bool:
 
 def _python_path_changed(self, context):
     add_python_path(self.python_path)
+    forget_status()
+
+
+def _model_changed(self, context):
+    forget_status()
 
 
 class EMOTALK_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = addon_name()
 
     checkpoint: StringProperty(
-        name="Checkpoint", subtype="FILE_PATH",
-        description="EmoTalk checkpoint (e.g. the released EmoTalk.pth); empty uses the shipped "
-                    "default model")
+        name="Checkpoint", subtype="FILE_PATH", update=_model_changed,
+        description="EmoTalk checkpoint (e.g. the released EmoTalk.pth, which needs PyTorch); empty "
+                    "uses the shipped default model")
+    backend: EnumProperty(name="Backend", default="AUTO", items=BACKEND_ITEMS, update=_model_changed)
     device: EnumProperty(
-        name="Device", default="AUTO",
+        name="Device", default="AUTO", update=_model_changed,
         items=(("AUTO", "Auto", "CUDA when available, else CPU"),
                ("cpu", "CPU", "Run on the CPU"),
-               ("cuda", "CUDA", "Run on the NVIDIA GPU")))
+               ("cuda", "CUDA", "Run on the NVIDIA GPU (PyTorch CUDA build)")))
     template: StringProperty(
         name="Default template set", subtype="FILE_PATH",
         description="Template set (.npz) used by Create head; empty uses the shipped default head")
+    torch_build: EnumProperty(name="PyTorch build", items=installer.BUILD_ITEMS, default="cpu",
+                              description="CPU build, or a CUDA build for NVIDIA GPUs (much larger)")
+    package_index: StringProperty(
+        name="Package index",
+        description="pip index URL (or a local folder) for Install PyTorch; empty uses PyTorch's own "
+                    "index for the chosen build")
     python_path: StringProperty(
         name="Python packages", subtype="DIR_PATH", update=_python_path_changed,
-        description="Folder holding torch, scipy and soundfile (pip install --target FOLDER ...) "
-                    "when Blender's own Python lacks them")
+        description="Another folder holding torch (pip install --target FOLDER torch), used as well")
 
     def draw(self, context):
         layout = self.layout
-        layout.prop(self, "checkpoint")
-        layout.prop(self, "device")
-        layout.prop(self, "template")
-        layout.prop(self, "python_path")
-        row = layout.row()
-        row.label(text=status_line(), icon="INFO")
-        row.operator("emotalk.check_model", text="", icon="FILE_REFRESH")
+        try:
+            layout.prop(self, "checkpoint")
+            row = layout.row()
+            row.prop(self, "backend")
+            row.prop(self, "device")
+            layout.prop(self, "template")
+            row = layout.row()
+            text = status_line(context)
+            bad = "PyTorch, which" in text or text.lower().startswith("not loaded")
+            row.label(text=text, icon="ERROR" if bad else "INFO")
+            row.operator("emotalk.check_model", text="", icon="FILE_REFRESH")
+            installer.draw(layout, self)
+            layout.prop(self, "python_path")
+        except Exception as exc:  # draw code must never raise into the UI
+            layout.label(text=f"EmoTalk preferences: {type(exc).__name__}: {exc}", icon="ERROR")
 
 
-_status = {"text": "Model not checked yet (press the refresh button)"}
+_status: dict = {"text": ""}
 
 
-def status_line() -> str:
-    return _status["text"]
+def forget_status() -> None:
+    _status["text"] = ""
+
+
+def torch_missing(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> str:
+    """The message when these settings need PyTorch and it is not installed, else ""."""
+    checkpoint = checkpoint or ""
+    torch_file = checkpoint.lower().endswith(TORCH_FORMATS)
+    if not (torch_file or backend == "torch" or (device or "").startswith("cuda")) or installer.torch_found():
+        return ""
+    what = os.path.basename(checkpoint) if torch_file else ("CUDA" if device else "The PyTorch backend")
+    return (f"{what} needs PyTorch, which is not installed: press Install PyTorch in "
+            f"Preferences > Add-ons > EmoTalk")
+
+
+def missing_torch(context=None) -> str:
+    """``torch_missing`` for the configured preferences."""
+    settings = get(context)
+    return torch_missing(settings["checkpoint"], settings["backend"], settings["device"])
+
+
+def check_torch(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> None:
+    """Before generating: a one-line EmoTalkError naming the missing piece and the button."""
+    message = torch_missing(checkpoint, backend, device)
+    if message:
+        raise EmoTalkError(message)
+
+
+def status_line(context=None) -> str:
+    """The model status for the Preferences and the sidebar; never raises."""
+    try:
+        return missing_torch(context) or _status["text"] or "Model not checked yet (press the refresh button)"
+    except Exception as exc:  # shown as text, never a traceback in a panel
+        return f"Status unavailable: {type(exc).__name__}: {exc}"
 
 
 def check_model() -> str:
     """Load the configured model once and remember which it is or why it does not load."""
     settings = get()
-    try:
-        from ..engine import pipeline
-    except ImportError as exc:  # torch or scipy missing from Blender's Python
-        text = f"Engine unavailable: {exc} (set Python packages in these preferences)"
-    else:
-        text = pipeline.model_status(settings["checkpoint"], settings["device"])
+    text = missing_torch()
+    if not text:
+        try:
+            from ..engine import pipeline
+
+            text = pipeline.model_status(settings["checkpoint"], settings["device"],
+                                         backend=settings["backend"])
+        except Exception as exc:  # shown to the user as text, never raised into a UI draw
+            text = f"Not loaded: {type(exc).__name__}: {exc}"
     _status["text"] = text
     return text
 
@@ -84,13 +144,18 @@ def get(context=None) -> dict:
     context = context or bpy.context
     addon = context.preferences.addons.get(addon_name())
     prefs = addon.preferences if addon is not None else None
-    value = (lambda name, default: getattr(prefs, name) if prefs is not None else default)
+
+    def value(name, default):
+        return getattr(prefs, name) if prefs is not None else default
+
     device = value("device", "AUTO")
     return {
         "checkpoint": bpy.path.abspath(value("checkpoint", "")) or None,
+        "backend": value("backend", "AUTO").lower(),  # GenerateSettings.backend: auto, torch, numpy
         "device": None if device == "AUTO" else device,
         "template": bpy.path.abspath(value("template", "")) or None,
         "python_path": value("python_path", ""),
+        "package_index": value("package_index", "").strip(),
     }
 
 

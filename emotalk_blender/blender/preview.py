@@ -15,6 +15,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import compat
+from .rollback import Rollback
+
 MATCAP = "basic_1.exr"  # Blender's default matcap; falls back to any matcap installed
 
 
@@ -42,51 +45,32 @@ def _bounds(obj):
     return lo, hi
 
 
-def _setattrs(target, values: dict, saved: list):
-    for name, value in values.items():
-        saved.append((target, name, getattr(target, name)))
-        setattr(target, name, value)
-
-
 @contextmanager
 def preview_setup(obj, scene=None, resolution: int = 512):
     """Workbench + MATCAP, an orthographic front camera framing ``obj``; all undone on exit."""
     scene = scene or bpy.context.scene
-    saved: list = []
-    camera_obj = None
-    old_camera = scene.camera
-    try:
-        render = scene.render
-        _setattrs(render, {"engine": "BLENDER_WORKBENCH", "resolution_x": resolution,
-                           "resolution_y": resolution, "resolution_percentage": 100,
-                           "film_transparent": False}, saved)
+    with Rollback(always=True) as restore:
+        restore.set(scene.render, engine="BLENDER_WORKBENCH", resolution_x=resolution,
+                    resolution_y=resolution, resolution_percentage=100, film_transparent=False)
         shading = scene.display.shading
-        _setattrs(shading, {"light": "MATCAP", "color_type": "SINGLE"}, saved)
+        restore.set(shading, light="MATCAP", color_type="SINGLE")
         matcaps = [s.name for s in bpy.context.preferences.studio_lights if s.type == "MATCAP"]
         if matcaps:
-            _setattrs(shading, {"studio_light": MATCAP if MATCAP in matcaps else matcaps[0]}, saved)
+            restore.set(shading, studio_light=MATCAP if MATCAP in matcaps else matcaps[0])
         # The face looks towards -Y (Blender's front view): the camera stands there, looking +Y.
         lo, hi = _bounds(obj)
         size = max(hi.x - lo.x, hi.z - lo.z) or 1.0
         center = (lo + hi) / 2
-        cam_data = bpy.data.cameras.new("EmoTalk preview")
+        cam_data = restore.new(bpy.data.cameras, "EmoTalk preview")
         cam_data.type = "ORTHO"
         cam_data.ortho_scale = size * 1.15
         cam_data.clip_end = (hi.y - lo.y + size) * 10
-        camera_obj = bpy.data.objects.new("EmoTalk preview", cam_data)
+        camera_obj = restore.new(bpy.data.objects, "EmoTalk preview", cam_data)
         scene.collection.objects.link(camera_obj)
         camera_obj.location = (center.x, lo.y - size * 2, center.z)
         camera_obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
-        scene.camera = camera_obj
+        restore.set(scene, camera=camera_obj)
         yield scene
-    finally:
-        scene.camera = old_camera
-        if camera_obj is not None:
-            cam_data = camera_obj.data
-            bpy.data.objects.remove(camera_obj)
-            bpy.data.cameras.remove(cam_data)
-        for target, name, value in reversed(saved):
-            setattr(target, name, value)
 
 
 def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=None) -> Path:
@@ -95,23 +79,14 @@ def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=Non
     out_path = Path(out_path).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     render = scene.render
-    image = render.image_settings
     first, last = frame_range or (scene.frame_start, scene.frame_end)
-    saved: list = []
-    with preview_setup(obj, scene, resolution):
-        try:
-            _setattrs(scene, {"frame_start": first, "frame_end": last}, saved)
-            _setattrs(render, {"filepath": str(out_path), "use_file_extension": False}, saved)
-            if hasattr(image, "media_type"):  # Blender 5: pick "video" before the container
-                _setattrs(image, {"media_type": "VIDEO"}, saved)
-            _setattrs(image, {"file_format": "FFMPEG"}, saved)
-            _setattrs(render.ffmpeg, {"format": "MPEG4", "codec": "H264",
-                                      "constant_rate_factor": "MEDIUM",
-                                      "audio_codec": "AAC", "audio_bitrate": 128}, saved)
-            bpy.ops.render.render(animation=True, scene=scene.name)
-        finally:
-            for target, name, value in reversed(saved):
-                setattr(target, name, value)
+    with preview_setup(obj, scene, resolution), Rollback(always=True) as restore:
+        restore.set(scene, frame_start=first, frame_end=last)
+        restore.set(render, filepath=str(out_path), use_file_extension=False)
+        restore.set(render.image_settings, **compat.image_format("VIDEO", "FFMPEG"))
+        restore.set(render.ffmpeg, format="MPEG4", codec="H264", constant_rate_factor="MEDIUM",
+                    audio_codec="AAC", audio_bitrate=128)
+        bpy.ops.render.render(animation=True, scene=scene.name)
     if not out_path.is_file():
         raise RuntimeError(f"{out_path}: Blender did not write the preview video")
     return out_path
@@ -126,28 +101,22 @@ def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 
     if frames is None:
         frames = np.linspace(scene.frame_start, scene.frame_end, 12).round().astype(int).tolist()
     tiles = []
-    old_frame = scene.frame_current
-    saved: list = []
-    with preview_setup(obj, scene, resolution), tempfile.TemporaryDirectory() as tmp:
-        try:
-            _setattrs(scene.render.image_settings, {"file_format": "PNG", "color_mode": "RGBA"}
-                      if not hasattr(scene.render.image_settings, "media_type") else
-                      {"media_type": "IMAGE", "file_format": "PNG", "color_mode": "RGBA"}, saved)
-            _setattrs(scene.render, {"filepath": os.path.join(tmp, "f")}, saved)
-            for frame in frames:
-                scene.frame_set(int(frame))
-                path = os.path.join(tmp, f"f{int(frame):06d}.png")
-                scene.render.filepath = path
-                bpy.ops.render.render(write_still=True, scene=scene.name)
-                img = bpy.data.images.load(path)
-                px = np.empty(img.size[0] * img.size[1] * 4, np.float32)
-                img.pixels.foreach_get(px)
-                tiles.append(px.reshape(img.size[1], img.size[0], 4))
-                bpy.data.images.remove(img)
-        finally:
-            for target, name, value in reversed(saved):
-                setattr(target, name, value)
-            scene.frame_set(old_frame)
+    with (preview_setup(obj, scene, resolution), tempfile.TemporaryDirectory() as tmp,
+          Rollback(always=True) as restore):
+        old_frame = scene.frame_current
+        restore.on_undo(lambda: scene.frame_set(old_frame))
+        restore.set(scene.render.image_settings, **compat.image_format("IMAGE", "PNG", color_mode="RGBA"))
+        restore.set(scene.render, filepath=os.path.join(tmp, "f"))
+        for frame in frames:
+            scene.frame_set(int(frame))
+            path = os.path.join(tmp, f"f{int(frame):06d}.png")
+            scene.render.filepath = path
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            img = bpy.data.images.load(path)
+            px = np.empty(img.size[0] * img.size[1] * 4, np.float32)
+            img.pixels.foreach_get(px)
+            tiles.append(px.reshape(img.size[1], img.size[0], 4))
+            bpy.data.images.remove(img)
     rows = -(-len(tiles) // columns)
     h, w = tiles[0].shape[:2]
     sheet = np.ones((rows * h, columns * w, 4), np.float32)

@@ -4,13 +4,10 @@ mapping) and per window manager (the running job's progress, never saved in the 
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty,
-                       PointerProperty, StringProperty)
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 
-from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.constants import NUM_PERSONS
 
-NUM_STYLES = NUM_PERSONS  # speaking styles of the released model (person one-hot)
 MAX_FRAME = 1_048_574  # Blender's largest frame number
 
 
@@ -34,8 +31,8 @@ class EMOTALK_PG_scene(bpy.types.PropertyGroup):
                                description="Voice recording to animate (WAV, FLAC, OGG, ...)")
     level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
                          description="Emotional intensity: 0 low, 1 high (fractions allowed)")
-    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_STYLES - 1,
-                        description="Speaking style of one of the 24 training speakers")
+    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_PERSONS - 1,
+                        description=f"Speaking style (person) of one of the {NUM_PERSONS} training speakers")
     smooth: BoolProperty(name="Smoothing", default=True,
                          description="Savitzky-Golay smoothing (window 5, order 2)")
     blinks: BoolProperty(name="Blinks", default=True, description="Insert eye blinks")
@@ -63,5 +60,3 @@ POINTERS = (
     (bpy.types.Object, "emotalk", EMOTALK_PG_object),
     (bpy.types.WindowManager, "emotalk_job", EMOTALK_PG_job),
 )
-
-assert NUM_BLENDSHAPES == 52

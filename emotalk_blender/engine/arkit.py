@@ -37,7 +37,6 @@ APPLE_ORDER: tuple[str, ...] = (
     "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft",
     "noseSneerRight", "tongueOut",
 )
-assert sorted(APPLE_ORDER) == list(ARKIT_NAMES) == sorted(ARKIT_NAMES)
 
 # The two blink channels the post-processing rewrites.
 BLINK_CHANNELS = (INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"])

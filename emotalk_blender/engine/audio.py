@@ -1,18 +1,27 @@
-"""Audio in: any file libsndfile reads -> mono 16 kHz float32.
+"""Audio in: a file -> mono 16 kHz float32, with soundfile, the standard library or Blender's ``aud``.
+
+Decoders, in the order tried: soundfile (libsndfile: WAV, FLAC, OGG, MP3, ...) when it is installed;
+the standard library's ``wave`` for PCM WAV (8, 16, 24, 32-bit), which reads the same samples as
+libsndfile; Blender's own ``aud`` (anything Blender plays, the sound of video files too; present
+inside Blender, absent from the bpy 4.2 wheel). ``aud`` scales 16-bit samples by 1/32767 where the
+others use 1/32768; the per-utterance normalisation cancels that constant factor, so a take is the
+same with any decoder. Resampling is ours (``resample.py``) on every path.
 
 Errors name the file and the problem; silence is valid input.
 """
 from __future__ import annotations
 
 import os
+import wave
 from math import gcd
 
 import numpy as np
-import soundfile as sf
-from scipy.signal import resample_poly
 
 from .constants import FPS, SAMPLE_RATE
 from .errors import AudioError
+from .resample import resample_poly
+
+DECODERS = ("soundfile", "wave", "aud")  # the order "auto" tries them in
 
 
 def to_mono_16k(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -22,21 +31,83 @@ def to_mono_16k(samples: np.ndarray, rate: int) -> np.ndarray:
         x = x.mean(axis=1)
     if rate != SAMPLE_RATE:
         g = gcd(int(rate), SAMPLE_RATE)
-        x = resample_poly(x, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
+        x = resample_poly(x, SAMPLE_RATE // g, int(rate) // g)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def load_audio(path) -> np.ndarray:
-    """Read ``path`` (WAV, FLAC, OGG, MP3, ... anything libsndfile reads) as mono 16 kHz float32."""
+def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    return data, int(rate)
+
+
+def _read_wave(path: str) -> tuple[np.ndarray, int]:
+    """PCM WAV with the standard library, scaled as libsndfile does (1 / 2^(bits - 1))."""
+    with wave.open(path, "rb") as w:
+        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+        raw = w.readframes(w.getnframes())
+    if width == 1:  # 8-bit WAV is unsigned
+        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 3:  # 24-bit: into the top three bytes of an int32
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        x = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)).astype(np.float32) / np.float32(2.0 ** 31)
+    elif width in (2, 4):
+        x = np.frombuffer(raw, f"<i{width}").astype(np.float32) / np.float32(2.0 ** (8 * width - 1))
+    else:
+        raise wave.Error(f"{8 * width}-bit samples are not supported")
+    return x.reshape(-1, channels), int(rate)
+
+
+def _read_aud(path: str) -> tuple[np.ndarray, int]:
+    import aud  # Blender's audio module: in Blender (and the bpy module once bpy is imported)
+
+    sound = aud.Sound(path)
+    rate, channels = sound.specs
+    return np.asarray(sound.data(), dtype=np.float32).reshape(-1, int(channels)), int(rate)
+
+
+_READERS = {"soundfile": _read_soundfile, "wave": _read_wave, "aud": _read_aud}
+
+
+def available_decoders() -> list[str]:
+    """The decoders this Python can use, in the order ``auto`` tries them."""
+    out = []
+    for name, module in (("soundfile", "soundfile"), ("wave", "wave"), ("aud", "aud")):
+        try:
+            __import__(module)
+        except (ImportError, OSError):  # soundfile raises OSError when libsndfile is missing
+            continue
+        out.append(name)
+    return out
+
+
+def decode(path: str, decoder: str = "auto") -> tuple[np.ndarray, int]:
+    """(samples (N, channels) float32, rate) of ``path`` with one decoder, or the first that reads it."""
+    if decoder != "auto" and decoder not in _READERS:
+        raise ValueError(f"decoder must be 'auto' or one of {', '.join(DECODERS)}, got {decoder!r}")
+    names = available_decoders() if decoder == "auto" else [decoder]
+    errors = {}
+    for name in names:
+        try:
+            return _READERS[name](path)
+        except ImportError as exc:
+            errors[name] = f"{name} is not available ({exc})"
+        except Exception as exc:  # noqa: BLE001 - decoders' errors carry no stable type across versions
+            errors[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # The most general decoder's reason: "not RIFF" from wave says little about an MP3.
+    reason = next((errors[n] for n in ("soundfile", "aud", "wave") if n in errors), "no audio decoder available")
+    raise AudioError(f"{path}: not a readable audio file ({reason})")
+
+
+def load_audio(path, decoder: str = "auto") -> np.ndarray:
+    """Read ``path`` (WAV, FLAC, OGG, MP3, ...; see the decoders above) as mono 16 kHz float32."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError(f"{path}: no such audio file")
     if os.path.isdir(path):
         raise AudioError(f"{path}: is a folder, not an audio file")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile's errors carry no stable type across versions
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+    data, rate = decode(path, decoder)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the audio has zero length")
     if data.shape[0] / rate < 1.0 / FPS:

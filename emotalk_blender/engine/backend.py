@@ -27,21 +27,29 @@ class Backend(Protocol):
     meta: dict  # the checkpoint's metadata (model card fields)
 
     def encode_emotion(self, wav: np.ndarray, frames: int) -> np.ndarray:
-        """(N,) normalised 16 kHz audio -> (frames, config.emotion_dim) emotion features (e832)."""
+        """(N,) audio normalised by ``normalise_audio`` -> (frames, config.emotion_dim) emotion features."""
 
     def encode_content(self, wav: np.ndarray, frames: int) -> np.ndarray:
-        """(N,) normalised 16 kHz audio -> (frames, config.content_dim) content features (c512)."""
+        """(N,) audio normalised by ``normalise_audio`` -> (frames, config.content_dim) content features."""
 
-    def decode(self, content: np.ndarray, emotion: np.ndarray, level: float, person: int | Sequence[float]) -> np.ndarray:
-        """Fusion and decoder: content (T, content_dim) + emotion (T, emotion_dim) -> (T, 52)."""
+    def decode(self, content: np.ndarray, emotion: np.ndarray, level: float,
+               person: int | Sequence[float]) -> np.ndarray:
+        """Fusion and decoder: content (T, content_dim) + emotion (T, emotion_dim) -> (T, NUM_BLENDSHAPES).
+
+        ``level`` in 0..1; ``person`` a speaking-style index or NUM_PERSONS weights (checked by
+        ``settings.validate_controls``, normalised to sum 1 here)."""
 
     def num_parameters(self) -> int:
         """Parameter count of the loaded network."""
 
 
 def normalise_audio(wav: np.ndarray) -> np.ndarray:
-    """Per-utterance ``(x - mean) / sqrt(var + 1e-7)`` with population variance (as upstream)."""
+    """Per-utterance ``(x - mean) / sqrt(var + 1e-7)`` with population variance (as upstream).
+
+    Mean and variance are summed in float64 and rounded to float32, the rest is float32: the same
+    steps as ``model.normalise_audio`` (torch), so both give the same bits on any NumPy version.
+    """
     x = np.asarray(wav, dtype=np.float32)
-    mean = x.mean(dtype=np.float64)
-    var = x.var(dtype=np.float64)
-    return ((x - mean) / np.sqrt(var + 1e-7)).astype(np.float32)
+    mean = np.float32(x.mean(dtype=np.float64))
+    var = np.float32(x.var(dtype=np.float64))
+    return (x - mean) / np.sqrt(var + np.float32(1e-7))

@@ -7,57 +7,35 @@ error that lists them.
 """
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from . import safetensors_io
 from .errors import CheckpointError
+from .layout import OWN_FORMAT, canonical_key, check_keys, own_metadata, parse_own_metadata  # noqa: F401 - re-exported
 from .model import EmoTalk, EmoTalkConfig
 
-OWN_FORMAT = "emotalk-blender/1"  # {"format", "config", "state_dict", "meta"}
-
-# Newer torch names a weight-normalised conv's g and v differently; we store the released names.
-_RENAMES = {
-    "parametrizations.weight.original0": "weight_g",
-    "parametrizations.weight.original1": "weight_v",
-}
-_SAFETENSORS_DTYPES = {
+_TORCH_DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-    "BOOL": torch.bool,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U64": torch.uint64, "U32": torch.uint32, "U16": torch.uint16, "U8": torch.uint8, "BOOL": torch.bool,
 }
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    """A safetensors file (8-byte header size, JSON header, raw little-endian data), memory-mapped."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path}: truncated safetensors file")
-        n = int.from_bytes(head, "little")
-        try:
-            header = json.loads(f.read(n))
-        except (ValueError, UnicodeDecodeError):
-            raise CheckpointError(f"{path}: corrupt safetensors header") from None
-    raw = np.memmap(path, dtype=np.uint8, mode="c")  # copy-on-write: tensors share the mapping
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, extra) of a safetensors file, memory-mapped; ``extra`` holds our format's fields."""
+    raw, metadata = safetensors_io.read_raw(path)
     out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise CheckpointError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
-        if 8 + n + end > raw.shape[0]:
-            raise CheckpointError(f"{path}: truncated (tensor {name} runs past the end of the file)")
-        buf = torch.from_numpy(raw[8 + n + start: 8 + n + end]) if end > start else torch.empty(0, dtype=torch.uint8)
-        out[name] = buf.view(dtype).reshape(info["shape"])
-    return out
+    for name, (dtype, shape, data) in raw.items():
+        buf = torch.from_numpy(data) if data.size else torch.empty(0, dtype=torch.uint8)
+        out[name] = buf.view(_TORCH_DTYPES[dtype]).reshape(shape)
+    own = parse_own_metadata(path, metadata)
+    extra = {} if own is None else {"format": OWN_FORMAT, "config": own[0].to_dict(), "meta": own[1]}
+    return out, extra
 
 
 def _torch_load(path: Path):
@@ -84,7 +62,8 @@ def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.suffix == ".safetensors":
-        return {canonical_key(k): v for k, v in _read_safetensors(path).items()}, {}
+        sd, extra = _read_safetensors(path)
+        return {canonical_key(k): v for k, v in sd.items()}, extra
     obj = _torch_load(path)
     extra: dict = {}
     if isinstance(obj, dict) and obj.get("format") == OWN_FORMAT:
@@ -98,31 +77,6 @@ def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
     if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
         raise CheckpointError(f"{path}: not a state_dict of tensors")
     return {canonical_key(k): v for k, v in obj.items()}, extra
-
-
-def canonical_key(key: str) -> str:
-    """The released name of a key: no ``module.`` wrapper, weight-norm as ``weight_g``/``weight_v``."""
-    key = key[len("module."):] if key.startswith("module.") else key
-    for newer, released in _RENAMES.items():
-        key = key.replace(newer, released)
-    return key
-
-
-def check_keys(path, expected: dict[str, torch.Size], got: dict[str, torch.Tensor]) -> None:
-    """Raise a CheckpointError listing every missing, unexpected and mis-shaped key."""
-    missing = sorted(set(expected) - set(got))
-    unexpected = sorted(set(got) - set(expected))
-    shapes = sorted(
-        f"{k}: file {tuple(got[k].shape)}, model {tuple(expected[k])}"
-        for k in set(expected) & set(got) if tuple(got[k].shape) != tuple(expected[k])
-    )
-    if missing or unexpected or shapes:
-        parts = []
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shapes)):
-            if items:
-                shown = ", ".join(items[:12]) + (f", ... ({len(items)} in all)" if len(items) > 12 else "")
-                parts.append(f"{title} ({len(items)}): {shown}")
-        raise CheckpointError(f"{path}: does not fit the EmoTalk layout; " + "; ".join(parts))
 
 
 def _expected(model: torch.nn.Module) -> dict[str, torch.Size]:
@@ -156,8 +110,16 @@ def load_checkpoint(path, device="cpu", dtype=torch.float32) -> EmoTalk:
 
 
 def save_checkpoint(model: EmoTalk, path, meta: dict | None = None, released_layout: bool = False) -> None:
-    """Save ``model``: our format (config + weights + meta) or, with ``released_layout``, a flat state_dict."""
+    """Save ``model``: our format (config + weights + meta) or, with ``released_layout``, a flat state_dict.
+
+    A ``.safetensors`` path gets a safetensors file (config and meta in its header; readable without
+    torch by the NumPy backend), any other a ``torch.save`` zip.
+    """
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if Path(path).suffix == ".safetensors":
+        metadata = {} if released_layout else own_metadata(model.config, meta)
+        safetensors_io.write(path, {k: v.numpy() for k, v in sd.items()}, metadata)
+        return
     obj = sd if released_layout else {
         "format": OWN_FORMAT, "config": model.config.to_dict(), "state_dict": sd, "meta": dict(meta or {}),
     }

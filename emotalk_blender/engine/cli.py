@@ -1,41 +1,32 @@
-"""Command line: ``python -m emotalk_blender generate AUDIO... -o OUT`` (and ``bake``, with Blender).
+"""Command line: ``python -m emotalk_blender generate AUDIO... -o OUT`` (and more commands from the package).
 
-Exit codes: 0 success, 1 bad input (one-line error on stderr), 2 usage error, 130 interrupted.
+The engine's own commands are here; front ends add theirs through ``main(argv, extra_commands)``
+(``emotalk_blender/__main__.py`` adds ``bake`` from the Blender side), so the engine never imports
+Blender code. Exit codes: 0 success, 1 bad input (one-line error on stderr), 2 usage error, 130
+interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .allocator import keep_freed_memory
+from .arkit import NUM_BLENDSHAPES
+from .backend import BACKENDS
 from .constants import NUM_PERSONS
 from .errors import EmoTalkError
+from .progress import ProgressBar
+from .settings import GenerateSettings, parse_person, validate_controls
 
+# A command adds its subparser to ``sub`` (the parser's subparsers action) and sets ``func``.
+Command = Callable[[Any], None]
 
-class ProgressBar:
-    """A one-line progress bar on stderr, only when stderr is a terminal or ``force``."""
-
-    def __init__(self, label: str, force: bool = False, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = force or self.stream.isatty()
-        self.label = label
-        self.start = time.perf_counter()
-
-    def __call__(self, fraction: float, message: str = "") -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(round(fraction * width))
-        elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:3.0f}% {message} {elapsed:.1f}s ")
-        if fraction >= 1:
-            self.stream.write("\n")
-        self.stream.flush()
+PERSON_HELP = f"speaking style 0..{NUM_PERSONS - 1}, or a mix like 3:0.5,7:0.5 (default 0)"
 
 
 def _outputs(inputs: list[str], out: str) -> list[Path]:
@@ -50,45 +41,40 @@ def _outputs(inputs: list[str], out: str) -> list[Path]:
     return [out_path / f"{s}.npy" for s in stems]
 
 
-def parse_person(text: str):
-    """``3`` or a mix ``3:0.5,7:0.5`` (style index: weight)."""
-    if ":" not in text:
-        return int(text)
-    weights = [0.0] * NUM_PERSONS
-    for part in text.split(","):
-        idx, w = part.split(":")
-        weights[int(idx)] = float(w)
-    return weights
+def controls(args) -> tuple[float, int | tuple[float, ...]]:
+    """``--level`` and ``--person`` checked (one-line SettingsError naming the flag)."""
+    person = parse_person(args.person) if isinstance(args.person, str) else args.person
+    return validate_controls(args.level, person, level_name="--level", person_name="--person")
 
 
 def add_generate(sub) -> None:
-    p = sub.add_parser("generate", help="audio -> (T, 52) ARKit weights as .npy (released channel order)")
+    p = sub.add_parser("generate",
+                       help=f"audio -> (T, {NUM_BLENDSHAPES}) ARKit weights as .npy (released channel order)")
     p.add_argument("audio", nargs="+", help="audio files (anything libsndfile reads)")
     p.add_argument("-o", "--output", required=True, help="output .npy for one input, or a folder for several")
     p.add_argument("--checkpoint", help="model file (default: the shipped default model)")
     p.add_argument("--level", type=float, default=1.0, help="emotion intensity 0..1 (default 1, as the released demo)")
-    p.add_argument("--person", type=parse_person, default=0, help="speaking style 0..23, or a mix like 3:0.5,7:0.5 (default 0)")
+    p.add_argument("--person", default="0", help=PERSON_HELP)
     p.add_argument("--raw", action="store_true", help="network output only: no smoothing, no blinks")
     p.add_argument("--no-smooth", action="store_true", help="skip Savitzky-Golay smoothing")
     p.add_argument("--no-blinks", action="store_true", help="skip inserted blinks")
     p.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--half", action="store_true", help="fp16 on CUDA")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="network implementation (default auto: torch when installed, else numpy)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=run_generate)
 
 
 def run_generate(args) -> int:
-    from .pipeline import GenerateSettings, generate  # torch is imported only when needed
+    from .pipeline import generate
 
-    if not 0.0 <= args.level <= 1.0:
-        raise EmoTalkError(f"--level must lie in 0..1, got {args.level}")
-    if isinstance(args.person, int) and not 0 <= args.person <= 23:
-        raise EmoTalkError(f"--person must be 0..23, got {args.person}")
+    level, person = controls(args)  # before any file is read
     settings = GenerateSettings(
-        level=args.level, person=args.person, smooth=not (args.raw or args.no_smooth),
+        level=level, person=person, smooth=not (args.raw or args.no_smooth),
         blinks=not (args.raw or args.no_blinks), seed=args.seed, checkpoint=args.checkpoint,
-        device=args.device, half=args.half,
+        device=args.device, half=args.half, backend=args.backend,
     )
     outputs = _outputs(args.audio, args.output)
     for audio, out in zip(args.audio, outputs):
@@ -102,30 +88,23 @@ def run_generate(args) -> int:
     return 0
 
 
-def add_bake(sub) -> None:
-    """The Blender batch command lives on the Blender side; its module imports bpy only when run."""
-    try:
-        from ..blender import bake
-    except ImportError:
-        return
-    p = sub.add_parser("bake", help="audio -> animated .blend (needs the bpy module)")
-    bake.add_arguments(p)
-    p.set_defaults(func=bake.run)
+ENGINE_COMMANDS: tuple[Command, ...] = (add_generate,)
 
 
-def main(argv=None) -> int:
+def build_parser(extra_commands: Iterable[Command] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emotalk_blender", description="EmoTalk for Blender")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_generate(sub)
-    add_bake(sub)
-    args = parser.parse_args(argv)
+    for add in (*ENGINE_COMMANDS, *extra_commands):
+        add(sub)
+    return parser
+
+
+def main(argv=None, extra_commands: Iterable[Command] = ()) -> int:
+    args = build_parser(extra_commands).parse_args(argv)
     keep_freed_memory()  # our own process: large CNN buffers are reused instead of re-faulted
     try:
         return args.func(args)
-    except EmoTalkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
+    except (EmoTalkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -35,9 +35,9 @@ def _known(d: dict) -> dict:
 class EmoTalkConfig:
     content: Wav2Vec2Config = field(default_factory=Wav2Vec2Config)
     emotion: Wav2Vec2Config = field(default_factory=Wav2Vec2Config)
-    content_dim: int = 512  # c512
-    emotion_dim: int = 832  # e832: also the decoder width (memory and query share it)
-    emotion2_dim: int = 256  # e256
+    content_dim: int = 512  # content features
+    emotion_dim: int = 832  # emotion features: also the decoder width (memory and query share it)
+    emotion2_dim: int = 256  # emotion_low: the emotion features' share of the decoder query
     level_dim: int = 32
     person_dim: int = 32
     decoder_heads: int = 4
@@ -56,7 +56,8 @@ class EmoTalkConfig:
                 setattr(enc, k, tuple(getattr(enc, k)))
         width = self.content_dim + self.emotion2_dim + self.level_dim + self.person_dim
         if width != self.emotion_dim:
-            raise ValueError(f"decoder width {width} (content+emotion2+level+person) must equal emotion_dim {self.emotion_dim}")
+            raise ValueError(f"decoder width {width} (content+emotion2+level+person) must equal "
+                             f"emotion_dim {self.emotion_dim}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

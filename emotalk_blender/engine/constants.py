@@ -1,6 +1,4 @@
 """Timing facts shared by the whole project (one source of truth)."""
-import math
-
 SAMPLE_RATE = 16_000  # Hz: the network's audio rate
 FPS = 30  # frames per second of every EmoTalk motion array
 
@@ -16,5 +14,3 @@ def frames_for_samples(n_samples: int) -> int:
     # Integer form of ceil(N/16000*30) that is exact for any N (no float rounding at boundaries).
     return -(-int(n_samples) * FPS // SAMPLE_RATE)
 
-
-assert frames_for_samples(16_000) == 30 and frames_for_samples(1) == 1 and math.ceil(533 / 16000 * 30) == frames_for_samples(533)

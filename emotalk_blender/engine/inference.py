@@ -1,4 +1,4 @@
-"""Inference over audio of any length: chunks with overlap, cross-faded, memory bounded.
+"""Inference over audio of any length: chunks with overlap, cross-faded, memory bounded (NumPy only).
 
 The network attends over the whole clip (both wav2vec2 encoders and the decoder), so memory grows
 with the square of the length in one pass. Long audio is cut into windows of ``CHUNK_SECONDS`` that
@@ -11,29 +11,27 @@ Why 20 s and 2 s: the released model was trained on utterances of a few seconds,
 each pass well inside what it has seen while costing only 11 % extra compute for the overlap; 2 s
 (60 frames) is long enough that a cross-fade hides the change of context. Peak memory of one 20 s
 pass with the full-size model is a few hundred MB over the weights.
+
+The network itself is a ``backend.Backend`` (torch or NumPy), called three times a window.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .arkit import NUM_BLENDSHAPES
+from .backend import Backend, normalise_audio
 from .constants import FPS, SAMPLE_RATE, frames_for_samples
 from .errors import Cancelled
-from .model import normalise_audio
 
 CHUNK_SECONDS = 20.0
 OVERLAP_SECONDS = 2.0
 _ALIGN = SAMPLE_RATE // 10  # 1,600 samples = 3 frames: windows start on whole frames
 
 Progress = Callable[[float, str], None]
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def windows(n_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -48,43 +46,67 @@ def windows(n_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
     return [(s, s + chunk) for s in starts[:-1]] + [(starts[-1], n_samples)]
 
 
-def _window(model, wav: torch.Tensor, level, person, tick) -> torch.Tensor:
-    """``model(wav)`` in its stages (the same computation), ticking between them."""
-    frames = frames_for_samples(wav.shape[-1])
+def run_window(backend: Backend, wav: np.ndarray, level, person, tick: Progress) -> np.ndarray:
+    """The network on one window of raw audio, stage by stage (``model(wav)``), ticking between stages."""
+    frames = frames_for_samples(wav.shape[0])
     tick(0.0, "emotion encoder")
     wav = normalise_audio(wav)
-    emotion, _ = model.encode_emotion(wav, frames)
+    emotion = backend.encode_emotion(wav, frames)
     tick(0.45, "content encoder")
-    content = model.encode_content(wav, frames)
+    content = backend.encode_content(wav, frames)
     tick(0.9, "decoder")
-    out = model.decode(content, emotion, level, person)
+    out = backend.decode(content, emotion, level, person)
     tick(1.0, "done")
     return out
+
+
+def cross_fade(out: np.ndarray, y: np.ndarray, f0: int, written: int) -> int:
+    """Write window output ``y`` at frame ``f0`` into ``out`` whose frames [0, written) are filled,
+    fading linearly from the earlier window into ``y`` where they overlap; returns the new end."""
+    f1 = f0 + y.shape[0]
+    fade = written - f0  # frames shared with the previous window
+    if fade > 0:
+        a = (np.arange(1, fade + 1, dtype=np.float32) / (fade + 1))[:, None]
+        out[f0:written] = (1 - a) * out[f0:written] + a * y[:fade]
+    out[max(f0, written):f1] = y[max(0, fade):]
+    return f1
 
 
 def _samples(seconds: float) -> int:
     return int(round(seconds * SAMPLE_RATE / _ALIGN)) * _ALIGN
 
 
-@torch.inference_mode()
+def as_backend(model) -> Backend:
+    """``model`` itself when it is a Backend; a torch ``EmoTalk`` (training, bench) wrapped in TorchBackend."""
+    torch = sys.modules.get("torch")  # an nn.Module exists only once torch is imported
+    if torch is None or not isinstance(model, torch.nn.Module):
+        return model
+    from .torch_backend import TorchBackend
+
+    return TorchBackend(model)
+
+
 def predict(
-    model,
+    backend,
     audio: np.ndarray,
     level=1.0,
     person=0,
     chunk_seconds: float = CHUNK_SECONDS,
     overlap_seconds: float = OVERLAP_SECONDS,
-    half: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
-    """Network output (T, 52) float32 for mono 16 kHz ``audio``, no post-processing."""
+    """Network output (T, NUM_BLENDSHAPES) float32 for mono 16 kHz ``audio``, no post-processing.
+
+    ``backend`` is a ``Backend`` (or a torch ``EmoTalk``); ``cancel`` is checked between stages.
+    """
+    backend = as_backend(backend)
     chunk, overlap = _samples(chunk_seconds), _samples(overlap_seconds)
     if not 0 <= overlap < chunk:
         raise ValueError("overlap must be shorter than the chunk")
+    audio = np.asarray(audio, dtype=np.float32)
     n = int(audio.shape[0])
     total = frames_for_samples(n)
-    device = next(model.parameters()).device
     out = np.zeros((total, NUM_BLENDSHAPES), dtype=np.float32)
     written = 0  # frames [0, written) hold output
     spans = windows(n, chunk, overlap)
@@ -94,18 +116,10 @@ def predict(
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             if progress is not None and done > 0:
-                progress((k + done) / len(spans), f"{stage}" + (f" (chunk {k + 1}/{len(spans)})" if len(spans) > 1 else ""))
+                where = f" (chunk {k + 1}/{len(spans)})" if len(spans) > 1 else ""
+                progress((k + done) / len(spans), stage + where)
 
-        wav = torch.from_numpy(np.ascontiguousarray(audio[s:e])).to(device)[None]
-        with torch.autocast(device.type, dtype=torch.float16, enabled=half and device.type == "cuda"):
-            y = _window(model, wav, level, person, tick)[0].float().cpu().numpy()
-        f0 = s * FPS // SAMPLE_RATE  # exact: s is a multiple of 1,600 samples
-        f1 = f0 + y.shape[0]
-        fade = written - f0  # frames shared with the previous window
-        if fade > 0:
-            a = (np.arange(1, fade + 1, dtype=np.float32) / (fade + 1))[:, None]
-            out[f0:written] = (1 - a) * out[f0:written] + a * y[:fade]
-        out[max(f0, written):f1] = y[max(0, fade):]
-        written = f1
+        y = run_window(backend, audio[s:e], level, person, tick)
+        written = cross_fade(out, y, s * FPS // SAMPLE_RATE, written)  # exact: s is a multiple of 1,600
     assert written == total, (written, total)
     return out

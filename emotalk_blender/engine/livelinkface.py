@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from .arkit import APPLE_ORDER, INDEX, NUM_BLENDSHAPES, pascal
+from .atomic import atomic_open
 from .constants import FPS
 from .motion_io import MotionFileError, check_motion
+from .takes import resample
 
 # The 9 rotation columns that follow the blendshapes (written as zeros: EmoTalk has no head pose).
 ROTATION_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
                     "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
 VALUE_COLUMNS = tuple(pascal(n) for n in APPLE_ORDER) + ROTATION_COLUMNS
 HEADER = ("Timecode", "BlendShapeCount") + VALUE_COLUMNS
-assert len(VALUE_COLUMNS) == 61
 
 _TIMECODE = re.compile(r"^(\d+):(\d+):(\d+)[:;.](\d+)(?:\.(\d+))?$")
 _TIMECODE_RATES = (24, 25, 30, 48, 50, 60)
@@ -104,11 +105,7 @@ def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
                               f"(timecode rate {rate} fps)")
     times -= times[0]
     count = int(np.floor(times[-1] * FPS + 1e-6)) + 1
-    grid = np.arange(count) / FPS
-    out = np.empty((count, NUM_BLENDSHAPES), np.float32)
-    for c in range(NUM_BLENDSHAPES):
-        out[:, c] = np.interp(grid, times, raw[:, c])
-    return check_motion(out, str(path))
+    return check_motion(resample(raw, times, np.arange(count) / FPS), str(path))
 
 
 def _format_timecode(total_frames: int, rate: int, start_seconds: int) -> str:
@@ -132,8 +129,7 @@ def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0) -> 
     step = timecode_fps // FPS
     order = [INDEX[n] for n in APPLE_ORDER]
     zeros = ["0.0000000000"] * len(ROTATION_COLUMNS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(HEADER)
         for t, frame in enumerate(arr[:, order]):

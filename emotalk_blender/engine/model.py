@@ -1,11 +1,14 @@
 """The EmoTalk network (ICCV 2023), readable in one sitting.
 
-audio --+-- content wav2vec2 (CNN features resampled to T frames) --> Linear 1024->512 -----------+
-        |                                                                                        |
-        +-- emotion wav2vec2 (resampled to 30 fps, then to T) --> Linear 1024->832 = e832 --+    |
-                                                    ReLU(Linear 832->256) = e256 <----------+    |
-level (2) -> Linear 2->32, person (24) -> Linear 24->32                                   |    |
-x = [c512, e256, lvl32, per32] (832) -> TransformerDecoder(query x, memory e832) -> Linear 832->52
+audio --+-- content wav2vec2 (CNN features resampled to T frames) --> Linear = content ------------+
+        |                                                                                         |
+        +-- emotion wav2vec2 (resampled to 30 fps, then to T) --> Linear = emotion ----------+    |
+                                              ReLU(Linear) = emotion_low <-------------------+    |
+level (2) -> Linear = lvl, person (24 styles) -> Linear = per                              |    |
+x = [content, emotion_low, lvl, per] -> TransformerDecoder(query x, memory emotion) -> Linear -> 52
+
+Widths come from the config; the released ones are content 512, emotion 832 (the decoder width),
+emotion_low 256, level and person 32 each (512 + 256 + 32 + 32 = 832).
 
 Names of modules and parameters follow the released checkpoint (EmoTalk.pth) exactly. The
 configuration object lets smaller variants (the project's shipped default model) run through the
@@ -13,17 +16,14 @@ same code. See ../shared/spec/emotalk.md for the facts this follows.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .arkit import NUM_BLENDSHAPES
-from .constants import EMOTIONS, FPS, NUM_LEVELS, NUM_PERSONS, SAMPLE_RATE, frames_for_samples
-from .config import EmoTalkConfig, Wav2Vec2Config, small_config  # noqa: F401 - re-exported
+from .config import EmoTalkConfig, Wav2Vec2Config, small_config
+from .constants import EMOTIONS, FPS, NUM_LEVELS, NUM_PERSONS, frames_for_samples
 from .wav2vec2 import Wav2Vec2Model, interpolate_frames
-
 
 
 def periodic_bias(heads: int, t: int, period: int, device=None) -> torch.Tensor:
@@ -64,7 +64,9 @@ class DecoderLayer(nn.Module):
         b, t, d = x.shape
         a = self.self_attn
         q, k, v = F.linear(x, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
-        split = lambda y: y.view(b, t, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
+        def split(y):
+            return y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
         drop = a.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias.to(x.dtype), dropout_p=drop)
         return a.out_proj(y.transpose(1, 2).reshape(b, t, d))
@@ -118,11 +120,14 @@ class EmotionEncoder(nn.Module):
         self.classifier = EmotionClassifier(cfg.hidden_size, cfg.dropout)
 
 
-
 def normalise_audio(wav: torch.Tensor) -> torch.Tensor:
-    """Per-utterance ``(x - mean) / sqrt(var + 1e-7)`` with population variance (as upstream)."""
-    mean = wav.mean(dim=-1, keepdim=True)
-    var = wav.var(dim=-1, keepdim=True, unbiased=False)
+    """Per-utterance ``(x - mean) / sqrt(var + 1e-7)`` with population variance (as upstream).
+
+    Statistics summed in float64, then float32: the same bits as ``backend.normalise_audio`` (NumPy).
+    """
+    x = wav.double()
+    mean = x.mean(dim=-1, keepdim=True).to(wav.dtype)
+    var = x.var(dim=-1, keepdim=True, unbiased=False).to(wav.dtype)
     return (wav - mean) / torch.sqrt(var + 1e-7)
 
 
@@ -137,7 +142,7 @@ def level_vector(level, batch: int, device=None) -> torch.Tensor:
 
 
 def person_vector(person, batch: int, device=None) -> torch.Tensor:
-    """Style control (B, 24): an index 0..23 (one-hot) or 24 non-negative mixing weights (normalised)."""
+    """Speaking-style control (B, NUM_PERSONS): an index (one-hot) or NUM_PERSONS non-negative weights (normalised)."""
     if isinstance(person, (int,)) or (torch.is_tensor(person) and person.dim() == 0):
         p = int(person)
         if not 0 <= p < NUM_PERSONS:
@@ -176,7 +181,7 @@ class EmoTalk(nn.Module):
         return self.audio_feature_map_cont(self.audio_encoder_cont.transform(interpolate_frames(feats, frames)))
 
     def emotion_from_features(self, feats: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Emotion CNN features -> (e832 at ``frames`` steps, emotion logits (B, 7)).
+        """Emotion CNN features -> (emotion features at ``frames`` steps, emotion logits (B, 7)).
 
         The transformer runs at ``int(T50 / 50 * 30)`` frames (about 30 fps); its output is resampled
         again to exactly ``frames``.
@@ -190,17 +195,21 @@ class EmoTalk(nn.Module):
         return self.content_from_features(self.audio_encoder_cont.features(wav), frames)
 
     def encode_emotion(self, wav: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, N) normalised audio -> (e832 at ``frames`` steps, emotion logits (B, 7))."""
+        """(B, N) normalised audio -> ((B, frames, emotion_dim) features, emotion logits (B, 7))."""
         return self.emotion_from_features(self.audio_encoder_emo.wav2vec2.features(wav), frames)
 
     def decode(self, content, emotion, level, person) -> torch.Tensor:
-        """Fusion and decoder: (B, T, content_dim) + (B, T, emotion_dim) -> (B, T, 52)."""
+        """Fusion and decoder: (B, T, content_dim) + (B, T, emotion_dim) -> (B, T, 52).
+
+        The decoder's query is [content, emotion_low, level, person] (as wide as ``emotion``); its
+        memory is ``emotion`` itself.
+        """
         b, t, _ = content.shape
         dev = content.device
-        e256 = F.relu(self.audio_feature_map_emo2(emotion))
+        emotion_low = F.relu(self.audio_feature_map_emo2(emotion))
         lvl = self.obj_vector_level(level_vector(level, b, dev)).unsqueeze(1).expand(b, t, -1)
         per = self.obj_vector_person(person_vector(person, b, dev)).unsqueeze(1).expand(b, t, -1)
-        x = torch.cat([content, e256, lvl.to(content.dtype), per.to(content.dtype)], dim=2)
+        x = torch.cat([content, emotion_low, lvl.to(content.dtype), per.to(content.dtype)], dim=2)
         bias = periodic_bias(self.config.decoder_heads, t, self.config.period, dev)
         return self.bs_map_r(self.transformer_decoder(x, emotion, bias))
 
@@ -259,4 +268,8 @@ def receptive_samples(cfg: Wav2Vec2Config) -> int:
     return field_
 
 
-assert SAMPLE_RATE == 16_000 and math.isclose(receptive_samples(Wav2Vec2Config()), 400)
+__all__ = [  # small_config and the configs are re-exported from config.py
+    "EmoTalk", "EmoTalkConfig", "Wav2Vec2Config", "small_config", "DecoderLayer", "TransformerDecoder",
+    "EmotionClassifier", "EmotionEncoder", "normalise_audio", "level_vector", "person_vector", "periodic_bias",
+    "receptive_samples",
+]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from .arkit import NUM_BLENDSHAPES
 from .errors import EmoTalkError
 
@@ -30,7 +31,7 @@ def check_motion(weights, source="motion") -> np.ndarray:
     return arr
 
 
-def load_npy(path) -> np.ndarray:
+def load_motion_npy(path) -> np.ndarray:
     """Read a released-layout ``.npy`` (T, 52); pickled objects are refused."""
     path = Path(path)
     if not path.is_file():
@@ -42,10 +43,9 @@ def load_npy(path) -> np.ndarray:
     return check_motion(arr, str(path))
 
 
-def save_npy(path, weights) -> Path:
-    """Write (T, 52) float32 in the released layout; returns the path written."""
+def save_motion_npy(path, weights) -> Path:
+    """Write (T, 52) float32 in the released layout, atomically; returns the path written."""
     path = Path(path)
     arr = check_motion(weights, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, arr)
+    atomic.save_npy(path, arr)
     return path

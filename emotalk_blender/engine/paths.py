@@ -17,5 +17,5 @@ def resource(*parts: str) -> Path:
 
 
 def default_checkpoint() -> Path:
-    """The small default model the project trains and ships."""
-    return resource("models", "emotalk_default.pt")
+    """The small default model the project trains and ships (safetensors: read with or without torch)."""
+    return resource("models", "emotalk_default.safetensors")

@@ -86,7 +86,8 @@ def read_mdd(path) -> np.ndarray:
     return np.frombuffer(raw[8 + 4 * n_frames:], ">f4").reshape(n_frames, n_points, 3).astype(np.float32)
 
 
-def write_take(template_set, weights, stem, formats=("npy", "pc2"), start_frame: float = 1.0) -> dict[str, Path]:
+def write_vertex_caches(template_set, weights, stem, formats=("npy", "pc2"),
+                        start_frame: float = 1.0) -> dict[str, Path]:
     """Vertices of a take (weights (T, 52)) on a template set, written as ``stem.<format>``."""
     v = template_set.vertices(weights)
     stem = Path(stem)

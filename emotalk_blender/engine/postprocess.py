@@ -5,7 +5,6 @@ Both steps can be switched off; the blinks take a seed so that a take is reprodu
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from .arkit import BLINK_CHANNELS
 
@@ -24,13 +23,36 @@ FIRST_BLINK_MAX = 60  # first start uniform in [0, 60] frames
 BLINK_GAP = (60, 180)  # next start 60..180 frames later
 
 
+def _savgol_hat(window: int, order: int) -> np.ndarray:
+    """(window, window) least-squares polynomial fit: row i gives the fitted value at point i."""
+    v = np.vander(np.arange(window, dtype=np.float64) - window // 2, order + 1, increasing=True)
+    return v @ np.linalg.pinv(v)
+
+
+def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
+    """``scipy.signal.savgol_filter(x, window, order, axis=0)`` (mode "interp") for an odd ``window``
+    no longer than ``x``: the fit's centre value inside, and at each end the polynomial fitted to the
+    first (last) ``window`` samples evaluated there."""
+    x = np.asarray(x)
+    hat = _savgol_hat(window, order)
+    h = window // 2
+    n = x.shape[0]
+    xd = x.astype(np.float64)
+    out = np.zeros_like(xd)
+    for j, c in enumerate(hat[h]):  # interior: a correlation with the centre row
+        out[h:n - h] += c * xd[j:n - window + 1 + j]
+    out[:h] = np.tensordot(hat[:h], xd[:window], axes=1)
+    out[n - h:] = np.tensordot(hat[h + 1:], xd[n - window:], axes=1)
+    return out.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+
+
 def smooth(weights: np.ndarray) -> np.ndarray:
     """Savitzky-Golay per channel (window 5, order 2); shorter takes use the widest odd window that fits."""
     t = weights.shape[0]
     window = min(SAVGOL_WINDOW, t if t % 2 else t - 1)
     if window <= SAVGOL_ORDER:
         return weights.copy()
-    return savgol_filter(weights, window, SAVGOL_ORDER, axis=0).astype(np.float32)
+    return savgol(weights, window, SAVGOL_ORDER).astype(np.float32)
 
 
 def blink_starts(frames: int, seed: int | None) -> list[tuple[int, int]]:

@@ -62,7 +62,8 @@ class TemplateSet:
         self.regions = {k: np.unique(np.asarray(v, dtype=np.int64)).astype(np.int32)
                         for k, v in self.regions.items()}
         self.metadata = {k: str(v) for k, v in self.metadata.items()}
-        validate(self, f"template set {self.path!r}" if self.path else f"template set {self.name!r}")
+        validate_template_set(self, f"template set {self.path!r}" if self.path
+                              else f"template set {self.name!r}")
 
     @property
     def num_vertices(self) -> int:
@@ -146,7 +147,7 @@ def blend_torch(neutral, deltas, weights, device=None):
 
 # --------------------------------------------------------------------------- validation
 
-def validate(ts: TemplateSet, where: str) -> None:
+def validate_template_set(ts: TemplateSet, where: str) -> None:
     """Check a set's arrays for consistency; TemplateError naming ``where`` and the problem."""
     def bad(msg):
         raise TemplateError(f"{where}: {msg}")
@@ -303,7 +304,7 @@ def load_template_set(path) -> TemplateSet:
     if sizes.size != region_names.size or int(sizes.sum()) != flat.size or (sizes < 0).any():
         bad(f"region_sizes ({sizes.size} regions, {int(sizes.sum())} indices) do not match "
             f"region_names ({region_names.size}) and region_indices ({flat.size})")
-    regions = {str(n): part for n, part in zip(region_names, np.split(flat, np.cumsum(sizes)[:-1]))}
+    regions = {str(n): part for n, part in zip(region_names, np.split(flat, np.cumsum(sizes)[:-1]), strict=True)}
     if len(regions) != region_names.size:
         bad("region_names holds duplicates")
     metadata = {}
@@ -356,11 +357,18 @@ def list_template_sets(directory=None) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix == ".npz" and p.is_file())
 
 
-def scale_to_metres(ts: TemplateSet) -> float:
-    """Metres per unit of the set's coordinates."""
-    return UNITS[ts.units]
+def resolve_template(name_or_path) -> Path:
+    """A template set path from a name in flame_templates/ (stem or file name), a file path, or ''
+    (the shipped default)."""
+    if not name_or_path:
+        return default_template_path()
+    for path in list_template_sets():
+        if str(name_or_path) in (path.stem, path.name):
+            return path
+    return Path(name_or_path)
 
 
 __all__ = ["TemplateSet", "blend", "blend_torch", "load_template_set", "save_template_set",
-           "default_template_path", "list_template_sets", "validate", "derive_regions", "ORIENTATION", "UNITS",
-           "REQUIRED_REGIONS", "FORMAT_NAME", "FORMAT_VERSION", "TemplateError"]
+           "default_template_path", "list_template_sets", "resolve_template", "validate_template_set",
+           "derive_regions", "ORIENTATION", "UNITS", "REQUIRED_REGIONS", "FORMAT_NAME", "FORMAT_VERSION",
+           "TemplateError"]

@@ -120,9 +120,12 @@ class WeightNormConv(nn.Module):
         self.padding = kernel // 2
 
     def weight(self) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled():
+        def normalised():
             return self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True)
-        return _cached(self, (self.weight_g, self.weight_v), lambda: self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True))
+
+        if self.training or torch.is_grad_enabled():
+            return normalised()
+        return _cached(self, (self.weight_g, self.weight_v), normalised)
 
     def forward(self, x):
         return F.conv1d(x, self.weight(), self.bias, padding=self.padding, groups=self.groups)
@@ -153,11 +156,15 @@ class Attention(nn.Module):
 
     def forward(self, x):
         b, t, c = x.shape
-        split = lambda y: y.view(b, t, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
+
+        def split(y):
+            return y.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+
         if self.training or torch.is_grad_enabled():
             q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
         else:  # inference: one GEMM for q, k and v (about 20 % faster than three here)
-            ps = (self.q_proj.weight, self.k_proj.weight, self.v_proj.weight, self.q_proj.bias, self.k_proj.bias, self.v_proj.bias)
+            ps = (self.q_proj.weight, self.k_proj.weight, self.v_proj.weight,
+                  self.q_proj.bias, self.k_proj.bias, self.v_proj.bias)
             w, bias = _cached(self, ps, lambda: (torch.cat(ps[:3]), torch.cat(ps[3:])))
             q, k, v = (split(y) for y in F.linear(x, w, bias).chunk(3, dim=-1))
         # Fused kernel: the (T x T) attention map is never kept.

@@ -208,7 +208,7 @@ def _in_child(fn, *args):
         code = 0
         try:
             data = pickle.dumps((True, fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent as is
+        except BaseException as exc:  # handed to the parent as is
             data, code = pickle.dumps((False, exc)), 1
         with os.fdopen(w, "wb") as fh:
             fh.write(data)
@@ -380,14 +380,6 @@ def epoch_pairs(manifest: dict, split: str | tuple[str, ...] = "train", seed: in
         pairs.extend([Pair(wav, wav, npy, npy, r["level"], r["person"], e, e, r["speaker"])] * real_repeat)
     order = rng.permutation(len(pairs))
     return [pairs[i] for i in order]
-
-
-def iter_pairs(manifest: dict, split: str = "train", seed: int = 0, include_real: bool = True) -> Iterator[Pair]:
-    """Endless stream of epochs of epoch_pairs (seed + epoch number each time)."""
-    epoch = 0
-    while True:
-        yield from epoch_pairs(manifest, split, seed + epoch, include_real)
-        epoch += 1
 
 
 # ---------------------------------------------------------------------------- CLI

@@ -1,0 +1,222 @@
+"""The one way outputs are written: to a temporary file beside the target, then an atomic replace.
+
+On any failure (disk full, permission, Ctrl-C, a writer's own error) the old file is left as it was
+and no temporary remains; OS errors become one-line :class:`OutputError` messages naming the file.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmoTalkError
+
+_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for the file system or the process's file size limit",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "folder missing",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "name too long",
+    errno.EIO: "input/output error",
+}
+_MAX_NAME = 200  # temp names add ~20 characters; stay under the usual 255-byte limit
+
+
+class OutputError(EmoTalkError):
+    """An output that cannot be written (folder missing or read-only, permission, disk full)."""
+
+
+def reason(exc: OSError) -> str:
+    """A short human reason for an OS error (``disk full``, ``permission denied``, ...)."""
+    return _REASONS.get(exc.errno, exc.strerror or str(exc))
+
+
+def output_error(target, exc: OSError) -> OutputError:
+    """``TARGET: cannot write (REASON)``: one line."""
+    why = reason(exc)
+    if exc.errno is None:  # a library's own short-write report: say "disk full" when it is
+        try:
+            if shutil.disk_usage(Path(target).parent).free == 0:
+                why = f"disk full: {why}"
+        except OSError:
+            pass
+    return OutputError(f"{target}: cannot write ({why})")
+
+
+def _temp_name(target: Path, tag: str) -> Path:
+    # Hidden, in the target's folder (same file system, so os.replace is atomic), ending in the
+    # target's extension: writers that pick a format by extension (Blender, ffmpeg) see the right one.
+    stem = target.name[:_MAX_NAME]
+    return target.with_name(f".{stem}.{secrets.token_hex(4)}.{tag}{target.suffix}")
+
+
+def _make_folder(target: Path, make_folder: bool) -> None:
+    folder = target.parent
+    if folder.is_dir():
+        return
+    if not make_folder:
+        raise OutputError(f"{target}: cannot write (folder {folder} does not exist)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush a file some other writer produced; disk-full or I/O errors surface here, others don't matter."""
+    try:
+        fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(target, make_folder: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary path beside ``target``; on success it replaces ``target`` atomically.
+
+    For writers that take a path (Blender's save_as_mainfile, render, ffmpeg). The writer must write
+    exactly that path; if it raises or is interrupted, the temporary is removed and ``target`` kept.
+    """
+    target = Path(target)
+    _make_folder(target, make_folder)
+    tmp = _temp_name(target, "tmp")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # umask applies, like open()
+        os.close(fd)
+        if target.is_file():  # keep the permissions of the file being replaced
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    done = False
+    try:
+        try:
+            yield tmp
+            _fsync_path(tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise output_error(target, exc) from exc
+        done = True
+    finally:
+        if not done:  # also on KeyboardInterrupt and on the writer's own errors
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+@contextmanager
+def atomic_open(target, mode: str = "wb", make_folder: bool = True, **kwargs) -> Iterator:
+    """An open file object whose contents replace ``target`` only when the block succeeds."""
+    if not mode.startswith("w"):
+        raise ValueError(f"atomic_open writes whole files; mode {mode!r} is not a write mode")
+    with atomic_path(target, make_folder=make_folder) as tmp:
+        try:
+            with open(tmp, mode, **kwargs) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise output_error(target, exc) from exc
+
+
+def write_bytes(target, data: bytes) -> None:
+    """``target`` holds ``data``, or is unchanged."""
+    with atomic_open(target, "wb") as fh:
+        fh.write(data)
+
+
+def write_text(target, text: str, encoding: str = "utf-8", newline: str | None = None) -> None:
+    """``target`` holds ``text``, or is unchanged."""
+    with atomic_open(target, "w", encoding=encoding, newline=newline) as fh:
+        fh.write(text)
+
+
+class _PlainWriter:
+    """Only ``write``: numpy then writes in chunks through it, and a full disk raises ENOSPC (its own
+    ``tofile`` path reports a short write without an errno)."""
+
+    def __init__(self, fh):
+        self.write = fh.write
+
+
+def save_npy(target, array) -> None:
+    """``np.save`` to exactly ``target`` (through a file object, so no ``.npy`` is appended), atomically."""
+    with atomic_open(target, "wb") as fh:
+        np.save(_PlainWriter(fh), np.asanyarray(array), allow_pickle=False)
+
+
+# --- checks before work ---------------------------------------------------------------------------
+def _existing_ancestor(folder: Path) -> Path:
+    p = folder
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    return p
+
+
+def check_writable(target, size: int | None = None) -> None:
+    """Raise :class:`OutputError` unless ``target`` can be written (its folder exists or can be made).
+
+    Tries a real file in the nearest existing folder (permission bits, ACLs, read-only mounts and root
+    all answer truly that way); ``size``, when given, is compared with the free space there.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"{target}: cannot write (it is a folder)")
+    base = _existing_ancestor(target.parent)
+    if not base.is_dir():
+        raise OutputError(f"{target}: cannot write ({base} is a file, not a folder)")
+    probe = _temp_name(base / target.name, "probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        where = "" if base == target.parent else f" in {base}"
+        raise OutputError(f"{target}: cannot write ({reason(exc)}{where})") from exc
+    if size is not None:
+        try:
+            free = shutil.disk_usage(base).free
+        except OSError:
+            free = None
+        if free is not None and free < size:
+            raise OutputError(f"{target}: cannot write (disk full: needs {size:,} bytes, {free:,} free)")
+
+
+def check_outputs(pairs: Iterable[tuple[object, object]], overwrite: bool = True) -> None:
+    """Checks for a batch of ``(source, output)`` pairs before any work: no two sources write one file,
+    every output is writable, and (with ``overwrite=False``) none exists yet."""
+    seen: dict[str, object] = {}
+    pairs = [(src, Path(out)) for src, out in pairs]
+    for src, out in pairs:
+        key = os.path.normcase(os.path.abspath(out))
+        if key in seen:
+            raise OutputError(f"{seen[key]} and {src} would both write {out}; give them different names")
+        seen[key] = src
+    folders_checked: set[str] = set()
+    for src, out in pairs:
+        if not overwrite and out.exists():
+            raise OutputError(f"{out}: already exists (from {src})")
+        folder = os.path.abspath(out.parent)
+        if out.is_dir() or folder not in folders_checked:
+            check_writable(out)
+            folders_checked.add(folder)

@@ -1,0 +1,125 @@
+"""What a take is generated with, and the one check of its controls (no torch, no bpy here).
+
+The controls are the released model's: an emotion ``level`` in 0..1 and a speaking style
+``person`` (the checkpoint's and the CLI's name for it): one of ``NUM_PERSONS`` styles, or a mix
+of them as ``NUM_PERSONS`` non-negative weights. The CLI, the pipeline and the Blender operators
+all check them with ``validate_controls`` before any long work.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Sequence
+
+from .backend import BACKENDS
+from .constants import NUM_PERSONS
+from .errors import EmoTalkError
+
+Person = int | Sequence[float]  # a style index, or NUM_PERSONS mixing weights
+
+
+class SettingsError(EmoTalkError):
+    """A control (level, speaking style, backend) outside what the model accepts."""
+
+
+@dataclass
+class GenerateSettings:
+    level: float = 1.0  # emotion intensity: 0 low .. 1 high (fractional allowed)
+    person: Person = 0  # speaking style 0..NUM_PERSONS-1, or NUM_PERSONS mixing weights
+    smooth: bool = True  # Savitzky-Golay 5/2, as the released demo
+    blinks: bool = True  # the demo's blink curves
+    seed: int = 0  # blink placement: the same seed gives the same take
+    checkpoint: str | None = None  # None: the shipped default model
+    device: str | None = None  # None: CUDA when present, else CPU
+    half: bool = False  # fp16 autocast (torch on CUDA only)
+    backend: str = "auto"  # "auto" (torch when importable, else numpy), "torch" or "numpy"
+
+    def validated(self) -> GenerateSettings:
+        """A copy with checked controls; raises SettingsError (one line) when one is out of range."""
+        level, person = validate_controls(self.level, self.person)
+        return dataclasses.replace(self, level=level, person=person, backend=check_backend(self.backend))
+
+
+def _check_person(person) -> int | tuple[float, ...]:
+    """The style index or mix, checked; messages without the control's name."""
+    if getattr(person, "ndim", None) == 0:  # a NumPy or torch scalar
+        person = person.item()
+    if isinstance(person, numbers.Integral) and not isinstance(person, bool):
+        index = int(person)
+        if not 0 <= index < NUM_PERSONS:  # no wrap-around: -1 is an error, not the last style
+            raise SettingsError(f"style index {index} is out of range 0..{NUM_PERSONS - 1}")
+        return index
+    if isinstance(person, (str, bytes)) or not hasattr(person, "__len__"):
+        raise SettingsError(f"expected a style index 0..{NUM_PERSONS - 1} or {NUM_PERSONS} weights, got {person!r}")
+    if len(person) != NUM_PERSONS:
+        raise SettingsError(f"a style mix needs {NUM_PERSONS} weights, got {len(person)}")
+    try:
+        weights = tuple(float(w) for w in person)
+    except (TypeError, ValueError):
+        raise SettingsError(f"a style mix needs {NUM_PERSONS} numbers") from None
+    for i, w in enumerate(weights):
+        if not (math.isfinite(w) and w >= 0):
+            raise SettingsError(f"weight {w} of style {i} is not a finite non-negative number")
+    if sum(weights) <= 0:
+        raise SettingsError("the style weights must have a positive sum")
+    return weights
+
+
+def check_level(level, name: str = "level") -> float:
+    """``level`` as a float in 0..1 (0 low, 1 high emotional intensity); SettingsError otherwise."""
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not math.isfinite(level) \
+            or not 0.0 <= level <= 1.0:
+        raise SettingsError(f"{name} must lie in 0..1, got {level}")
+    return float(level)
+
+
+def check_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise SettingsError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    return name
+
+
+def validate_controls(level, person, level_name: str = "level", person_name: str = "person"):
+    """``(level, person)`` checked: level a float in 0..1; person an index 0..NUM_PERSONS-1 (no
+    negative wrap-around) or NUM_PERSONS finite non-negative weights with a positive sum (a tuple).
+
+    Raises SettingsError with one line naming the control, e.g. ``person: style index 30 is out of range 0..23``.
+    """
+    level = check_level(level, level_name)
+    try:
+        person = _check_person(person)
+    except SettingsError as exc:
+        raise SettingsError(f"{person_name}: {exc}") from None
+    return level, person
+
+
+def parse_person(text: str, flag: str = "--person") -> int | list[float]:
+    """A command-line style: ``3``, or a mix ``3:0.5,7:0.5`` (style index: weight; unnamed styles 0).
+
+    Raises SettingsError with one line, e.g. ``--person 30:1: style index 30 is out of range 0..23``.
+    """
+    def fail(problem: str):
+        return SettingsError(f"{flag} {text}: {problem}")
+
+    usage = f"expected a style index 0..{NUM_PERSONS - 1} or a mix like 3:0.5,7:0.5"
+    text = text.strip()
+    try:
+        if ":" not in text:
+            return _check_person(int(text))
+        weights = [0.0] * NUM_PERSONS
+        named = set()
+        for part in text.split(","):
+            index_text, weight_text = part.split(":")  # ValueError unless exactly one colon
+            index = _check_person(int(index_text))
+            if index in named:
+                raise fail(f"style {index} is given twice")
+            named.add(index)
+            weights[index] = float(weight_text)
+        _check_person(weights)
+        return weights
+    except SettingsError as exc:
+        raise exc if str(exc).startswith(flag) else fail(str(exc)) from None
+    except ValueError:
+        raise fail(usage) from None
