@@ -12,7 +12,7 @@ DEB_PACKAGES := espeak-ng libespeak-ng1 ffmpeg asterisk-core-sounds-en-wav aster
 deps:
 	@sh scripts/install_deps.sh $(DEB_PACKAGES)
 
-$(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-train.txt requirements-dev.txt requirements-capture.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -51,7 +51,7 @@ $(VENV42)/.installed: requirements-blender42.txt
 	touch $@
 
 test42: setup42
-	$(PY42) -m pytest -q tests/test_blender_*.py tests/test_build.py tests/test_livelinkface.py
+	$(PY42) -m pytest -q tests/test_blender_*.py tests/test_build.py tests/test_livelinkface.py tests/test_installer.py
 
 # Blender 5.2 LTS (Python 3.13, from pyenv): bpy and pytest only, so the Blender-facing tests run without torch.
 PYTHON313 ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.13.0/bin/python3.13

@@ -80,7 +80,8 @@ def child(length: float, ckpt: str) -> None:
     out = predict(model, audio)
     t2 = time.perf_counter()
     peak = peak_rss_gib()
-    print(json.dumps({"length": length, "load_s": t1 - t0, "predict_s": t2 - t1, "peak_rss_gib": peak, "frames": out.shape[0]}))
+    print(json.dumps({"length": length, "load_s": t1 - t0, "predict_s": t2 - t1, "peak_rss_gib": peak,
+                      "frames": out.shape[0]}))
 
 
 def rtf_side_by_side(ckpt: Path, repeats: int) -> None:
@@ -140,7 +141,8 @@ def main() -> None:
     rtf_side_by_side(ckpt, args.repeats)
     rows = []
     for length in args.lengths:
-        r = subprocess.run([sys.executable, __file__, "--child", str(length), "--ckpt", str(ckpt)], capture_output=True, text=True, check=True)
+        r = subprocess.run([sys.executable, __file__, "--child", str(length), "--ckpt", str(ckpt)],
+                           capture_output=True, text=True, check=True)
         row = json.loads(r.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(f"{length:6.0f} s clip: load {row['load_s']:.1f} s, predict {row['predict_s']:.1f} s "

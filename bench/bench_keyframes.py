@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bpy  # noqa: E402
-import numpy as np  # noqa: E402
+import bpy
+import numpy as np
 
-import emotalk_blender  # noqa: E402
-from emotalk_blender.blender import scene_writer  # noqa: E402
-from emotalk_blender.engine.arkit import ARKIT_NAMES  # noqa: E402
-from emotalk_blender.engine.constants import FPS  # noqa: E402
-from machine import describe  # noqa: E402
+import emotalk_blender
+from emotalk_blender.blender import scene_writer
+from emotalk_blender.engine.arkit import ARKIT_NAMES
+from emotalk_blender.engine.constants import FPS
+from machine import describe
 
 
 def head():

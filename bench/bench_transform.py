@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emotalk_blender.engine import templates  # noqa: E402
-from machine import describe  # noqa: E402
+from emotalk_blender.engine import templates
+from machine import describe
 
 N_VERTS, N_FRAMES = 5023, 1800  # FLAME's vertex count; 60 s at 30 fps
 

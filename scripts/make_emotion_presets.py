@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for running without installing
 
 from emotalk_blender.engine import paths, torch_backend
 from emotalk_blender.engine.audio import load_audio

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from helpers import espeak, random_small_model
+from helpers import espeak, random_small_model, random_small_weights, read_wav, write_wav
 
 try:
     import torch
@@ -38,19 +37,27 @@ def long_speech_wav(tmp_path_factory, speech_wav) -> Path:
     parts = []
     for i, line in enumerate(lines * 2):
         w = espeak(line, d / f"l{i}.wav", voice=["en-us", "en-gb", "en+f3"][i % 3])
-        x, sr = sf.read(w, dtype="float32")
+        x, sr = read_wav(w)
         parts.append(x)
         parts.append(np.zeros(sr // 4, np.float32))
-    out = d / "long.wav"
-    sf.write(out, np.concatenate(parts), sr)
-    return out
+    return write_wav(d / "long.wav", np.concatenate(parts), sr)
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """Path of a small random-weight checkpoint in the project's own format."""
+    """Path of a small random-weight checkpoint in the project's own format (.pt with torch; without it,
+    NumPy weights as our .safetensors, which the NumPy backend reads)."""
+    meta = {"name": "tiny random test model"}
+    if torch is None:
+        from emotalk_blender.engine import safetensors_io
+        from emotalk_blender.engine.config import small_config
+        from emotalk_blender.engine.layout import own_metadata
+
+        path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+        safetensors_io.write(path, random_small_weights(), own_metadata(small_config(), meta))
+        return path
     from emotalk_blender.engine.checkpoint import save_checkpoint
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(random_small_model(), path, meta={"name": "tiny random test model"})
+    save_checkpoint(random_small_model(), path, meta=meta)
     return path

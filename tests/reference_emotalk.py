@@ -27,7 +27,8 @@ def _hf_encoder(cfg, sd: dict, prefix: str):
     with torch.device("meta"):
         model = transformers.Wav2Vec2Model(hf_cfg)
     names = {canonical_key(k): k for k in model.state_dict()}
-    mine = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix) and not k[len(prefix):].startswith("lm_head.")}
+    mine = {k[len(prefix):]: v for k, v in sd.items()
+            if k.startswith(prefix) and not k[len(prefix):].startswith("lm_head.")}
     model.load_state_dict({names[k]: v for k, v in mine.items()}, strict=True, assign=True)
     return model.eval()
 
@@ -39,14 +40,17 @@ class ReferenceEmoTalk(nn.Module):
         self.cont = _hf_encoder(config.content, sd, "audio_encoder_cont.")
         self.emo = _hf_encoder(config.emotion, sd, "audio_encoder_emo.wav2vec2.")
         lin = lambda name: nn.Linear(sd[name + ".weight"].shape[1], sd[name + ".weight"].shape[0])  # noqa: E731
-        self.map_cont, self.map_emo, self.map_emo2 = lin("audio_feature_map_cont"), lin("audio_feature_map_emo"), lin("audio_feature_map_emo2")
+        self.map_cont, self.map_emo = lin("audio_feature_map_cont"), lin("audio_feature_map_emo")
+        self.map_emo2 = lin("audio_feature_map_emo2")
         self.level, self.person, self.out = lin("obj_vector_level"), lin("obj_vector_person"), lin("bs_map_r")
         d = config.emotion_dim
-        layer = nn.TransformerDecoderLayer(d_model=d, nhead=config.decoder_heads, dim_feedforward=config.decoder_ffn, batch_first=True)
+        layer = nn.TransformerDecoderLayer(d_model=d, nhead=config.decoder_heads, dim_feedforward=config.decoder_ffn,
+                                           batch_first=True)
         self.decoder = nn.TransformerDecoder(layer, num_layers=1)
         for mod, name in ((self.map_cont, "audio_feature_map_cont"), (self.map_emo, "audio_feature_map_emo"),
                           (self.map_emo2, "audio_feature_map_emo2"), (self.level, "obj_vector_level"),
-                          (self.person, "obj_vector_person"), (self.out, "bs_map_r"), (self.decoder, "transformer_decoder")):
+                          (self.person, "obj_vector_person"), (self.out, "bs_map_r"),
+                          (self.decoder, "transformer_decoder")):
             mod.load_state_dict({k[len(name) + 1:]: v for k, v in sd.items() if k.startswith(name + ".")}, strict=True)
         self.heads, self.period = config.decoder_heads, config.period
         self.eval()

@@ -139,7 +139,8 @@ def test_file_size_limit_efbig(tmp_path):
     target.write_bytes(OLD)
     r = _child("fsize", target)
     assert r.returncode == 1, r.stderr
-    assert r.stdout.strip() == f"{target}: cannot write (file too large for the file system or the process's file size limit)"
+    assert r.stdout.strip() == (f"{target}: cannot write (file too large for the file system "
+                                "or the process's file size limit)")
     assert r.stderr == ""
     assert target.read_bytes() == OLD and listing(tmp_path) == ["old.npy"]
 
@@ -222,7 +223,8 @@ def test_devices():
     available = available_devices()
     assert available[0] == "cpu"
     assert check_device("cpu") == "cpu" and check_device(" CPU ") == "cpu"
-    assert check_device(None) == check_device("auto") == next((d for d in available if d != "cpu" and d != "mps"), "cpu")
+    fastest = next((d for d in available if d != "cpu" and d != "mps"), "cpu")
+    assert check_device(None) == check_device("auto") == fastest
     listing_ = ", ".join(available)
     for name in ("cuda:99", "cuda", "mps"):
         if check_name_present(name, available):

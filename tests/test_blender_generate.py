@@ -130,8 +130,9 @@ def test_failure_while_writing_rolls_everything_back(blender, speech_wav, tiny_c
     assert generate(speech_wav, tiny_checkpoint) == {"FINISHED"}
     weights = engine_take(speech_wav, tiny_checkpoint)
     before = snapshot()
-    # Fails in Blender itself when the frame range is set, after curves and sound were added.
-    with pytest.raises(ValueError, match="frame"):
+    # Past Blender's last frame: refused before any change (a failure half-way through the write:
+    # test_full_sequencer_is_an_error_and_rolls_back).
+    with pytest.raises(EmoTalkError, match="past Blender's last frame 1048574"):
         scene_writer.write_take(obj, weights, start_frame=2**40, audio_path=str(speech_wav))
     assert snapshot() == before
     with pytest.raises(EmoTalkError, match="gone.wav: no such audio file"):

@@ -43,10 +43,12 @@ def test_released_layout_loads_strictly_and_predicts(released_file):
 def test_newer_weight_norm_names_are_accepted(tmp_path):
     model = random_small_model()
     sd = model.state_dict()
-    renamed = {k.replace("weight_g", "parametrizations.weight.original0").replace("weight_v", "parametrizations.weight.original1"): v for k, v in sd.items()}
+    renamed = {k.replace("weight_g", "parametrizations.weight.original0")
+               .replace("weight_v", "parametrizations.weight.original1"): v for k, v in sd.items()}
     assert sum("original0" in k for k in renamed) == 2
     path = tmp_path / "new.pt"
-    torch.save({"format": "emotalk-blender/1", "config": model.config.to_dict(), "state_dict": renamed, "meta": {}}, path)
+    torch.save({"format": "emotalk-blender/1", "config": model.config.to_dict(), "state_dict": renamed, "meta": {}},
+               path)
     loaded = load_checkpoint(path)
     wav = torch.randn(1, 16000)
     with torch.no_grad():
@@ -138,7 +140,8 @@ def test_hf_encoder_parts_replace_encoders(tmp_path):
     torch.save(emo, tmp_path / "emo" / "pytorch_model.bin")
     replace_encoder(model, "content", tmp_path)  # a folder holding model.safetensors
     replace_encoder(model, "emotion", tmp_path / "emo")
-    for a, b in ((model.audio_encoder_cont, donor.audio_encoder_cont), (model.audio_encoder_emo, donor.audio_encoder_emo)):
+    for a, b in ((model.audio_encoder_cont, donor.audio_encoder_cont),
+                 (model.audio_encoder_emo, donor.audio_encoder_emo)):
         for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
             assert ka == kb and torch.equal(va, vb), ka
     emo.pop("wav2vec2.encoder.layer_norm.bias")
@@ -195,7 +198,8 @@ def test_shipped_default_model_is_own_format_safetensors():
     assert extra["format"] == "emotalk-blender/1" and extra["meta"]["licence"]
     assert all(v.dtype == torch.float32 for v in sd.values())
     model = load_checkpoint(path)  # strict
-    assert model.config.name == extra["config"]["name"] and model.num_parameters() == sum(v.numel() for v in sd.values())
+    assert model.config.name == extra["config"]["name"]
+    assert model.num_parameters() == sum(v.numel() for v in sd.values())
     pt = path.with_suffix(".pt")
     if pt.is_file():  # the file it was converted from: the same network, bit for bit
         old = load_checkpoint(pt)

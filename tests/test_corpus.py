@@ -14,7 +14,14 @@ from emotalk_blender.engine.arkit import INDEX, NUM_BLENDSHAPES
 from emotalk_blender.engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from emotalk_blender.engine.errors import EmoTalkError
 from emotalk_blender.training import augment, corpus, probe, real
-from emotalk_blender.training.emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, speaker_voice
+from emotalk_blender.training.emotions import (
+    EMOTIONS,
+    HELD_OUT_SPEAKERS,
+    SPEAKERS,
+    TRAIN_SPEAKERS,
+    colour_voice,
+    speaker_voice,
+)
 from emotalk_blender.training.espeak import EspeakError, Voice, synthesize
 from emotalk_blender.training.sentences import HELD_OUT_SENTENCES, SENTENCES
 from emotalk_blender.training.visemes import CLOSED_APERTURE, VISEMES, espeak_visemes, lip_aperture, mouth_track
@@ -29,7 +36,8 @@ def _has_real_speech() -> bool:
         return False
 
 
-needs_real = pytest.mark.skipif(not _has_real_speech(), reason="asterisk-core-sounds-en(-wav) or pocketsphinx not installed")
+needs_real = pytest.mark.skipif(not _has_real_speech(),
+                                reason="asterisk-core-sounds-en(-wav) or pocketsphinx not installed")
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +217,8 @@ def test_probe_hears_voice_quality_and_scores_held_out_voices(tiny):
     assert np.allclose(f, probe.features(0.3 * x), atol=1e-3)  # the level is the voice's, not the emotion's
     tremor = probe.MODULATION_START + probe.MODULATION_BANDS.index((4, 8))
     assert len(f) == probe.MODULATION_START + len(probe.MODULATION_BANDS)  # the bands end the vector
-    assert probe.features(colour_voice(x, "fear", 1, np.random.default_rng(0)))[tremor] > f[tremor] + 0.25  # 4-8 Hz modulation up by a third
+    feared = probe.features(colour_voice(x, "fear", 1, np.random.default_rng(0)))
+    assert feared[tremor] > f[tremor] + 0.25  # 4-8 Hz modulation up by a third
     result = probe.probe(tiny)
     assert result["clips_test"] == len(_rows(tiny, split="test_speaker"))
     assert sum(map(sum, result["emotion_confusion"]["matrix"])) == result["clips_test"]
@@ -268,7 +277,8 @@ def test_real_prompts_align_and_export_a_reference(tiny):
     audio = real.load_audio(prompt.path)
     phones = real.align(audio, prompt.words)
     syms = [p.symbol for p in phones if p.symbol != "SIL"]
-    assert syms[:3] == ["P", "L", "IY"] and "B" in syms and all(a.end <= b.start + 1e-9 for a, b in zip(phones, phones[1:]))
+    assert syms[:3] == ["P", "L", "IY"] and "B" in syms
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(phones, phones[1:]))
     face, spans = mouth_track(phones, "arpabet", frames_for_samples(len(audio)))
     env = np.array([_rms(audio[int(i * SAMPLE_RATE / FPS):int((i + 1) * SAMPLE_RATE / FPS)]) for i in range(len(face))])
     assert np.corrcoef(env, face[:, INDEX["jawOpen"]])[0, 1] > 0.3  # the jaw follows the real voice

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine import backends
+from emotalk_blender.engine import backends, paths
 from emotalk_blender.engine import postprocess as pp
 from emotalk_blender.engine.audio import load_audio
 from emotalk_blender.engine.backend import Backend
@@ -20,11 +20,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_pipeline_generate_matches_predict_then_postprocess(tiny_checkpoint, speech_wav):
-    s = GenerateSettings(level=0.3, person=5, seed=11, checkpoint=str(tiny_checkpoint))
+    s = GenerateSettings(level=0.3, person=5, seed=11, checkpoint=str(tiny_checkpoint), precision="fp32")
     got = generate(speech_wav, s)
     raw = predict(load_model(tiny_checkpoint), load_audio(speech_wav), level=0.3, person=5)
     assert np.array_equal(got, pp.postprocess(raw, seed=11))
-    plain = GenerateSettings(checkpoint=str(tiny_checkpoint), smooth=False, blinks=False)
+    plain = GenerateSettings(checkpoint=str(tiny_checkpoint), smooth=False, blinks=False, precision="fp32")
     assert np.array_equal(generate(speech_wav, plain), predict(load_model(tiny_checkpoint), load_audio(speech_wav)))
 
 
@@ -45,10 +45,10 @@ def test_importing_the_pipeline_needs_no_torch():
 
 def test_auto_backend_is_torch_when_importable_and_cached(tiny_checkpoint):
     assert backends.choose_backend("auto") == "torch" and backends.choose_backend("numpy") == "numpy"
-    b = backends.load_backend(tiny_checkpoint)
+    b = backends.load_backend(tiny_checkpoint, precision="fp32")  # load_model's precision
     assert isinstance(b, Backend) and b.name == "torch" and b.device == "cpu"
     assert b.meta["name"] == "tiny random test model"
-    assert backends.load_backend(str(tiny_checkpoint), "cpu", "torch") is b  # one cache entry, same key
+    assert backends.load_backend(str(tiny_checkpoint), "cpu", "torch", precision="fp32") is b  # one cache entry
     assert load_model(tiny_checkpoint) is b.model and isinstance(b.model, torch.nn.Module)
 
 
@@ -60,7 +60,7 @@ def test_auto_backend_is_numpy_without_torch():
             "    backends.load_backend(sys.argv[1], backend='torch')\n"
             "except backends.BackendError as exc:\n"
             "    print(exc)\n")
-    r = subprocess.run([sys.executable, "-c", code, str(REPO / "models" / "emotalk_default.pt")],
+    r = subprocess.run([sys.executable, "-c", code, str(paths.default_checkpoint())],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "the torch backend needs torch installed (or use the numpy backend)"

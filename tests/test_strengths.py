@@ -9,7 +9,7 @@ from emotalk_blender.engine.face_parts import (
     LOWER_FACE, UPPER_FACE, FaceControlError, FaceControls, finish, offset_eyelids, open_lips, scale_parts,
     smooth_parts,
 )
-from emotalk_blender.engine.postprocess import insert_blinks, postprocess, smooth
+from emotalk_blender.engine.postprocess import blink_starts, insert_blinks, postprocess, smooth
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,25 @@ def test_bad_controls_are_one_line_errors(kwargs, message):
         FaceControls(**kwargs).validated()
     assert "\n" not in str(err.value)
     assert FaceControls().validated() == FaceControls()
+
+
+def test_blink_rate_scales_the_gaps():
+    frames = 30 * 60 * 10  # ten minutes: counts settle
+    demo = blink_starts(frames, 1)
+    assert blink_starts(frames, 1, 1.0) == demo
+    for rate in (0.5, 2.0, 3.0):
+        n = len(blink_starts(frames, 1, rate))
+        assert 0.85 * rate < n / len(demo) < 1.15 * rate
+    twice = finish(np.zeros((frames, 52), np.float32), FaceControls(blink_rate=2.0), seed=1, smoothing=False)
+    starts = np.flatnonzero(np.diff((twice[:, BLINK_CHANNELS[0]] > 0).astype(int)) == 1)
+    assert len(starts) == pytest.approx(len(blink_starts(frames, 1, 2.0)), abs=1)
+
+
+def test_smoothing_window_per_part(raw):
+    from emotalk_blender.engine.postprocess import savgol
+
+    out = smooth_parts(raw, 9, 3)
+    np.testing.assert_allclose(out[:, UPPER_FACE], savgol(raw[:, UPPER_FACE], 9, 2), atol=1e-6)
+    np.testing.assert_allclose(out[:, LOWER_FACE], savgol(raw[:, LOWER_FACE], 3, 2), atol=1e-6)
+    wide = np.abs(np.diff(out[:, UPPER_FACE], axis=0)).mean()
+    assert wide < np.abs(np.diff(smooth(raw)[:, UPPER_FACE], axis=0)).mean()  # a wider window is smoother

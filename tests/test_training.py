@@ -17,7 +17,16 @@ from emotalk_blender.engine.model import small_config
 from emotalk_blender.training import corpus
 from emotalk_blender.engine.model import EmoTalk
 from emotalk_blender.training.evaluate import lip_scores
-from emotalk_blender.training.train import ClipCache, TrainConfig, WeightAverage, pair_inputs, pair_losses, seal, train, validate
+from emotalk_blender.training.train import (
+    ClipCache,
+    TrainConfig,
+    WeightAverage,
+    pair_inputs,
+    pair_losses,
+    seal,
+    train,
+    validate,
+)
 from emotalk_blender.training.visemes import CLOSED_APERTURE, lip_aperture
 
 from helpers import espeak
@@ -107,7 +116,8 @@ def test_emotion_input_gets_a_new_voice_and_real_prompts_skip_the_emotion_loss(t
         pytest.skip("no real prompts in the tiny corpus (asterisk sounds or pocketsphinx missing)")
     (c, e12, e21), _, _ = pair_inputs(real[0], cache, cfg, random.Random(0), perturb=True)
     assert len(e12) != len(c) and len(e21) != len(c)
-    (c, e12, e21), _, _ = pair_inputs(real[0], cache, replace(cfg, voice_perturb_real=False), random.Random(0), perturb=True)
+    (c, e12, e21), _, _ = pair_inputs(real[0], cache, replace(cfg, voice_perturb_real=False), random.Random(0),
+                                      perturb=True)
     assert torch.equal(e12, c) and torch.equal(e21, c)  # the real prompts' voice as it is
     torch.manual_seed(0)
     model = EmoTalk(small_config(hidden=64, layers=1, conv=32))
@@ -130,7 +140,8 @@ def test_shipped_model_loads_strictly_and_its_jaw_follows_loudness(tmp_path):
     audio = load_audio(wav)
     out = predict(model, audio)
     hop = SAMPLE_RATE // FPS
-    rms = np.array([np.sqrt(np.mean(audio[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(audio) else 0.0 for i in range(out.shape[0])])
+    rms = np.array([np.sqrt(np.mean(audio[i * hop:(i + 1) * hop] ** 2)) if i * hop < len(audio) else 0.0
+                    for i in range(out.shape[0])])
     jaw = out[:, INDEX["jawOpen"]]
     assert jaw.std() > 0.02  # it moves
     assert np.corrcoef(jaw, rms)[0, 1] > 0.4

@@ -15,9 +15,10 @@ def addon_name() -> str:
 
 
 def _classes():
-    from . import installer, operators, panels, prefs, props
+    from . import capture_ops, installer, operators, panels, prefs, props
 
-    return props.classes + prefs.classes + installer.classes + operators.classes + panels.classes
+    return (props.classes + prefs.classes + installer.classes + operators.classes + panels.classes
+            + capture_ops.classes)
 
 
 _registered = []
@@ -26,12 +27,12 @@ _registered = []
 def register():
     import bpy
 
-    from . import installer, prefs, props
+    from . import capture_ops, installer, prefs, props
 
     classes = _classes()
     bpy.utils.register_classes_factory(classes)[0]()
     _registered[:] = classes
-    for owner, attr, group in props.POINTERS:
+    for owner, attr, group in (*props.POINTERS, *capture_ops.POINTERS):
         setattr(owner, attr, bpy.props.PointerProperty(type=group))
     prefs.add_python_path(prefs.get()["python_path"])
     installer.add_install_folder()  # torch installed from the Preferences in an earlier session
@@ -40,11 +41,11 @@ def register():
 def unregister():
     import bpy
 
-    from . import installer, operators, props
+    from . import capture_ops, installer, operators, props
 
     operators.stop_all_jobs()
     installer.stop()
-    for owner, attr, _ in props.POINTERS:
+    for owner, attr, _ in (*props.POINTERS, *capture_ops.POINTERS):
         with suppress(AttributeError):  # register() may have stopped before adding it
             delattr(owner, attr)
     bpy.utils.register_classes_factory(tuple(_registered))[1]()

@@ -20,10 +20,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engine import atomic, direction_flags
+from ..engine.audio import check_audio_path
 from ..engine.backend import BACKENDS
+from ..engine.precision import PRECISIONS
 from ..engine.constants import NUM_PERSONS
+from ..engine.devices import check_device
 from ..engine.progress import ProgressBar
-from ..engine.settings import parse_person, validate_controls
+from ..engine.errors import EmoTalkError
+from ..engine.settings import GenerateSettings, parse_person, validate_controls
 
 
 def add_command(sub) -> None:
@@ -50,27 +55,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw", action="store_true", help="no smoothing and no blinks")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), fp32, bf16, fp16")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="network implementation (default auto: torch when installed, else numpy)")
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--preview", help="preview .mp4 with sound, or .png contact sheet (one "
                         "input), or a folder receiving STEM.mp4 (several)")
     parser.add_argument("--resolution", type=int, default=512, help="preview size in pixels")
+    direction_flags.add_arguments(parser)
 
 
 def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True,
-            checkpoint=None, device=None, backend="auto", start_frame=1, progress=None, scene=None):
-    """Generate a take from ``audio`` and write it onto ``obj`` (as the Generate button does)."""
+            checkpoint=None, device=None, backend="auto", start_frame=1, progress=None, scene=None,
+            precision="auto", direction: dict | None = None):
+    """Generate a take from ``audio`` and write it onto ``obj`` (as the Generate button does);
+    ``direction``: GenerateSettings fields directing it (emotion, strengths, gaze)."""
+    import json
+
     from ..engine import pipeline
-    from . import retarget, scene_writer
+    from . import directing, retarget, scene_writer
 
     retarget.shape_keys_of(obj)  # a target without shape keys fails before the long work
     settings = pipeline.GenerateSettings(level=level, person=person, smooth=smooth,
                                          blinks=blinks, seed=seed, checkpoint=checkpoint,
-                                         device=device, backend=backend)
+                                         device=device, backend=backend, precision=precision,
+                                         **(direction or {}))
     weights = pipeline.generate(str(audio), settings, progress=progress)
     meta = {"audio": str(Path(audio).resolve()), "level": level, "person": person, "seed": seed,
             "smooth": smooth, "blinks": blinks, "checkpoint": checkpoint or "default"}
+    stored = {f: getattr(settings, f) for f in directing.FIELDS if hasattr(settings, f)}
+    stored.update(filepath=meta["audio"], level=level, person=person, smooth=smooth, blinks=blinks, seed=seed,
+                  start_frame=start_frame, checkpoint=checkpoint or "", emotion_reference=settings.emotion_reference or "",
+                  version=directing.SETTINGS_VERSION)
+    meta[directing.SETTINGS_KEY] = json.dumps(stored, sort_keys=True)  # what Regenerate reads
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
                                    audio_path=str(Path(audio).resolve()), meta=meta)
 
@@ -106,13 +124,26 @@ def _prepare_scene(args):
 
 
 def _outputs(paths, output, suffix):
+    """``-o`` (or ``--preview``) is the file for one input, or a folder receiving STEM{suffix} per input."""
     if output is None:
         return [None] * len(paths)
     output = Path(output)
-    if len(paths) == 1 and output.suffix:
+    if len(paths) == 1 and output.suffix and not output.is_dir():
         return [output]
-    output.mkdir(parents=True, exist_ok=True)
-    return [output / (Path(p).stem + suffix) for p in paths]
+    return atomic.folder_outputs(paths, output, suffix)
+
+
+def _check_before_work(args, blends, videos) -> None:
+    """Every check that needs no inference: output names distinct and writable, audio files there,
+    device present, start frame inside Blender's range."""
+    from . import scene_writer
+
+    atomic.check_outputs([*zip(args.audio, blends), *((a, v) for a, v in zip(args.audio, videos) if v)])
+    for audio in args.audio:
+        check_audio_path(audio)
+    if args.device:
+        check_device(args.device)
+    scene_writer.check_start_frame(args.start_frame)
 
 
 def run(args) -> int:
@@ -130,8 +161,14 @@ def run(args) -> int:
         raise SystemExit("error: --object needs --target-blend")
     person = parse_person(args.person)
     validate_controls(args.level, person, level_name="--level", person_name="--person")  # before any scene work
+    direction = direction_flags.settings_fields(args)
+    try:
+        GenerateSettings(**direction).validated()
+    except EmoTalkError as exc:
+        raise direction_flags.flag_error(exc) from None
     blends = _outputs(args.audio, args.output, ".blend")
     videos = _outputs(args.audio, args.preview, ".mp4")
+    _check_before_work(args, blends, videos)
     registered = False
     try:
         for i, (audio, blend, video) in enumerate(zip(args.audio, blends, videos)):
@@ -141,12 +178,13 @@ def run(args) -> int:
                 registered = True
             take = animate(obj, audio, level=args.level, person=person, seed=args.seed,
                            smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
-                           device=args.device, backend=args.backend, start_frame=args.start_frame,
+                           device=args.device, backend=args.backend, precision=args.precision,
+                           start_frame=args.start_frame, direction=direction,
                            progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
             sys.stderr.write("\n")
             _pack_sounds()
-            blend.parent.mkdir(parents=True, exist_ok=True)
-            bpy.ops.wm.save_as_mainfile(filepath=str(blend.resolve()))
+            with atomic.atomic_path(blend.resolve()) as tmp:  # copy: the session keeps its own file name
+                bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)
             print(f"{blend}: {take.summary()}", file=sys.stderr)
             for warning in take.warnings:
                 print(f"warning: {warning}", file=sys.stderr)

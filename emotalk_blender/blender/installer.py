@@ -139,6 +139,7 @@ class EMOTALK_OT_install_torch(bpy.types.Operator):
     # Scripts and tests may install another package the same way (from the configured index).
     packages: StringProperty(default="", options={"HIDDEN", "SKIP_SAVE"})
     module: StringProperty(default="torch", options={"HIDDEN", "SKIP_SAVE"})
+    index: StringProperty(default="", options={"HIDDEN", "SKIP_SAVE"})  # another package's own index (PyPI)
 
     def execute(self, context):
         from . import prefs
@@ -147,7 +148,7 @@ class EMOTALK_OT_install_torch(bpy.types.Operator):
             self.report({"ERROR"}, "An install is already running")
             return {"CANCELLED"}
         build = pip_install.TORCH_BUILDS[self.build]
-        index = prefs.get(context)["package_index"] or build.index_url
+        index = prefs.get(context)["package_index"] or self.index or build.index_url
         index_url = pip_install.index_url_of(index)
         if pip_install.is_remote(index_url) and not bpy.app.online_access:
             self.report({"ERROR"}, "Online access is off: allow it in Preferences > System > Network "

@@ -15,10 +15,11 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.constants import NUM_PERSONS
-from ..engine.errors import EmoTalkError
+from ..engine.audio import check_audio_path
+from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import prefs, retarget, scene_writer
+from . import directing, prefs, retarget, scene_writer
 from .props import MAX_FRAME
 
 _jobs: list = []  # running modal Generate operators, stopped on unregister
@@ -30,25 +31,46 @@ def stop_all_jobs():
     _jobs.clear()
 
 
+def blend_path(path: str, what: str = "audio file") -> str:
+    """An operator's file path made absolute; ``//`` is relative to the saved .blend file.
+
+    An empty path, or a ``//`` path while the .blend is unsaved (it would resolve against
+    whatever the working directory is), is an EmoTalkError that says so.
+    """
+    if not path.strip():
+        raise (AudioError if what == "audio file" else EmoTalkError)(f"no {what} chosen")
+    if path.startswith("//") and not bpy.data.filepath:
+        raise (AudioError if what == "audio file" else EmoTalkError)(
+            f"{path}: a path relative to the .blend file, but this .blend is not saved yet: save it "
+            f"first or choose the {what} by its full path")
+    return os.path.abspath(bpy.path.abspath(path))
+
+
 def _settings(op, context):
-    """The engine's GenerateSettings for an operator's values and the preferences."""
+    """The engine's GenerateSettings for an operator's values and the preferences (checked)."""
     p = prefs.get(context)
+    checkpoint = blend_path(op.checkpoint, "checkpoint") if op.checkpoint else p["checkpoint"]
+    prefs.check_torch(checkpoint, p["backend"], p["device"])  # names the missing piece and the button
+    direction, ignored = directing.settings_fields(op, context, lambda path: blend_path(path, "emotion reference"))
+    op._emotion_track = direction["emotion_track"]  # what the markers said, remembered with the take
+    if ignored:
+        op.report({"INFO"}, f"Markers that name no emotion are ignored: {', '.join(ignored)}")
     return GenerateSettings(
         level=op.level, person=op.person, smooth=op.smooth, blinks=op.blinks, seed=op.seed,
-        checkpoint=bpy.path.abspath(op.checkpoint) if op.checkpoint else p["checkpoint"],
-        device=p["device"])
+        checkpoint=checkpoint, device=p["device"], backend=p["backend"], precision=p["precision"], **direction)
 
 
 def _meta(op, context):
-    return {"audio": os.path.abspath(bpy.path.abspath(op.filepath)), "level": op.level,
+    return {"audio": blend_path(op.filepath), "level": op.level,
             "person": op.person, "smooth": op.smooth, "blinks": op.blinks, "seed": op.seed,
-            "checkpoint": op.checkpoint or prefs.get(context)["checkpoint"] or "default"}
+            "checkpoint": op.checkpoint or prefs.get(context)["checkpoint"] or "default",
+            directing.SETTINGS_KEY: directing.take_settings(op, getattr(op, "_emotion_track", ""))}
 
 
 def _finish_take(op, context, obj, weights):
     take = scene_writer.write_take(
         obj, weights, scene=context.scene, start_frame=op.start_frame,
-        audio_path=bpy.path.abspath(op.filepath), meta=_meta(op, context))
+        audio_path=blend_path(op.filepath), meta=_meta(op, context))
     context.scene.emotalk.last_take = take.summary()
     for warning in take.warnings:
         op.report({"WARNING"}, warning)
@@ -59,8 +81,8 @@ def _finish_take(op, context, obj, weights):
     return take
 
 
-class EMOTALK_OT_generate(bpy.types.Operator):
-    """Generate facial animation from a voice recording onto the active object's shape keys"""
+class _Generate(directing.DirectingProperties):
+    """Generate and Regenerate (Blender registers no subclass of a registered operator: a mixin)."""
 
     bl_idname = "emotalk.generate"
     bl_label = "Generate from audio"
@@ -83,8 +105,12 @@ class EMOTALK_OT_generate(bpy.types.Operator):
         return job is None or not job.running
 
     def _target(self, context):
+        """The object to animate, after every check that needs no inference (scene untouched)."""
+        check_audio_path(blend_path(self.filepath))
+        scene_writer.check_start_frame(self.start_frame)
         obj = context.active_object
         retarget.shape_keys_of(obj)
+        scene_writer.check_persistent(obj)
         if not retarget.mapping_of(obj).channels:
             raise retarget.TargetError(f"None of the {NUM_BLENDSHAPES} ARKit channels matches a shape key "
                                        f"of {obj.name!r}: edit the mapping in the EmoTalk panel")
@@ -95,7 +121,7 @@ class EMOTALK_OT_generate(bpy.types.Operator):
             obj = self._target(context)
             from ..engine import pipeline
 
-            weights = pipeline.generate(bpy.path.abspath(self.filepath), _settings(self, context))
+            weights = pipeline.generate(blend_path(self.filepath), _settings(self, context).validated())
             _finish_take(self, context, obj, weights)
         except (EmoTalkError, ImportError) as exc:
             self.report({"ERROR"}, str(exc))
@@ -108,12 +134,12 @@ class EMOTALK_OT_generate(bpy.types.Operator):
             return self.execute(context)
         try:
             obj = self._target(context)
-            settings = _settings(self, context)
+            settings = _settings(self, context).validated()
         except (EmoTalkError, ImportError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._object_name = obj.name
-        self._job = GenerateJob(bpy.path.abspath(self.filepath), settings).start()
+        self._job = GenerateJob(blend_path(self.filepath), settings).start()
         job = context.window_manager.emotalk_job
         job.running, job.progress, job.message, job.cancel_requested = True, 0.0, "Starting", False
         self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
@@ -245,10 +271,11 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
     def execute(self, context):
         from ..engine import livelinkface, motion_io
 
-        path = bpy.path.abspath(self.filepath)
         try:
+            path = blend_path(self.filepath, "motion file")
             obj = context.active_object
             retarget.shape_keys_of(obj)
+            scene_writer.check_persistent(obj)
             weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
                        else motion_io.load_motion_npy(path))
             take = scene_writer.write_take(
@@ -276,8 +303,11 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
     def execute(self, context):
         from ..engine import livelinkface, motion_io
 
-        path = bpy.path.abspath(self.filepath)
+        from ..engine.atomic import check_writable
+
         try:
+            path = blend_path(self.filepath, "export file")
+            check_writable(path)
             weights = scene_writer.read_take(context.active_object, scene=context.scene)
             if path.lower().endswith(".csv"):
                 livelinkface.write_csv(path, weights)
@@ -340,6 +370,45 @@ class EMOTALK_OT_check_model(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class EMOTALK_OT_generate(_Generate, bpy.types.Operator):
+    """Generate facial animation from a voice recording onto the active object's shape keys"""
+
+
+class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
+    """Make a new take from this take's stored settings (audio, model, emotion, strengths...); any setting
+    given here, or changed afterwards in Adjust Last Operation, replaces the stored one"""
+
+    bl_idname = "emotalk.regenerate"
+    bl_label = "Regenerate take"
+
+    take: StringProperty(name="Take", description="Name of the take's Action whose settings are used")
+
+    def _load(self):
+        """The take's stored settings into every property not set by the caller."""
+        action = bpy.data.actions.get(self.take)
+        if action is None or not scene_writer.is_take(action):
+            raise EmoTalkError(f"No take named {self.take!r}")
+        for name, value in directing.stored_settings(action).items():
+            if not self.properties.is_property_set(name):
+                setattr(self, name, value)
+
+    def execute(self, context):
+        try:
+            self._load()
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return super().execute(context)
+
+    def invoke(self, context, event):
+        try:
+            self._load()
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return super().invoke(context, event)
+
+
 classes = (EMOTALK_OT_generate, EMOTALK_OT_cancel, EMOTALK_OT_create_head, EMOTALK_OT_auto_map,
            EMOTALK_OT_import_motion, EMOTALK_OT_export_motion, EMOTALK_OT_use_take,
-           EMOTALK_OT_delete_take, EMOTALK_OT_check_model)
+           EMOTALK_OT_delete_take, EMOTALK_OT_check_model, EMOTALK_OT_regenerate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from ..engine.arkit import NUM_BLENDSHAPES
-from . import retarget, scene_writer
+from . import addon_name, directing, prefs, retarget, scene_writer
 
 
 class _Sidebar:
@@ -24,6 +24,12 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
         obj = context.active_object
 
         layout.prop(settings, "audio_path")
+        missing = prefs.missing_torch(context)  # e.g. the released checkpoint set, PyTorch not installed
+        if missing:
+            col = layout.box().column(align=True)
+            for i, part in enumerate(missing.split(": ", 1)):
+                col.label(text=part, icon="ERROR" if i == 0 else "BLANK1")
+            col.operator("preferences.addon_show", text="Open Preferences", icon="PREFERENCES").module = addon_name()
         box = layout.box()
         key = retarget.shape_keys_of(obj, required=False) if obj else None
         if key is not None:
@@ -42,6 +48,7 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
         row.prop(settings, "blinks")
         col.prop(settings, "seed")
         col.prop(settings, "start_frame")
+        directing.draw(layout, settings)
 
         if job.running:
             row = layout.row()
@@ -57,6 +64,7 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
             op.level, op.person, op.seed = settings.level, settings.person, settings.seed
             op.smooth, op.blinks = settings.smooth, settings.blinks
             op.start_frame = settings.start_frame
+            directing.copy_props(settings, op)
         if settings.last_take:
             layout.label(text="Last take:")
             layout.label(text=settings.last_take)
@@ -116,7 +124,9 @@ class EMOTALK_PT_takes(_Sidebar, bpy.types.Panel):
             row = col.row(align=True)
             row.label(text=action.name, icon="PLAY" if action == playing else "ACTION")
             row.operator("emotalk.use_take", text="", icon="CHECKMARK").action = action.name
+            row.operator("emotalk.regenerate", text="", icon="FILE_REFRESH").take = action.name
             row.operator("emotalk.delete_take", text="", icon="TRASH").action = action.name
+            col.label(text=directing.summary(action), icon="BLANK1")
 
 
 class EMOTALK_PT_files(_Sidebar, bpy.types.Panel):

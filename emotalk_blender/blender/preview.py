@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from ..engine.atomic import OutputError, atomic_path, check_writable
 from . import compat
 from .rollback import Rollback
 
@@ -77,18 +78,18 @@ def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=Non
     """Render the scene's frame range (or ``frame_range``) to ``out_path`` (.mp4) with its sound."""
     scene = scene or bpy.context.scene
     out_path = Path(out_path).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     render = scene.render
     first, last = frame_range or (scene.frame_start, scene.frame_end)
-    with preview_setup(obj, scene, resolution), Rollback(always=True) as restore:
+    # Rendered to a temporary .mp4 beside the target, then moved over it: never a half video.
+    with atomic_path(out_path) as tmp, preview_setup(obj, scene, resolution), Rollback(always=True) as restore:
         restore.set(scene, frame_start=first, frame_end=last)
-        restore.set(render, filepath=str(out_path), use_file_extension=False)
+        restore.set(render, filepath=str(tmp), use_file_extension=False)
         restore.set(render.image_settings, **compat.image_format("VIDEO", "FFMPEG"))
         restore.set(render.ffmpeg, format="MPEG4", codec="H264", constant_rate_factor="MEDIUM",
                     audio_codec="AAC", audio_bitrate=128)
         bpy.ops.render.render(animation=True, scene=scene.name)
-    if not out_path.is_file():
-        raise RuntimeError(f"{out_path}: Blender did not write the preview video")
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OutputError(f"{out_path}: Blender did not write the preview video")
     return out_path
 
 
@@ -97,7 +98,7 @@ def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 
     """Render ``frames`` (default: 12 spread over the take) and tile them into one PNG."""
     scene = scene or bpy.context.scene
     out_path = Path(out_path).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(out_path)  # before the renders
     if frames is None:
         frames = np.linspace(scene.frame_start, scene.frame_end, 12).round().astype(int).tolist()
     tiles = []
@@ -126,9 +127,10 @@ def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 
     img = bpy.data.images.new("EmoTalk contact sheet", columns * w, rows * h, alpha=True)
     try:
         img.pixels.foreach_set(sheet.ravel())
-        img.filepath_raw = str(out_path)
-        img.file_format = "PNG"
-        img.save()
+        with atomic_path(out_path) as tmp:
+            img.filepath_raw = str(tmp)
+            img.file_format = "PNG"
+            img.save()
     finally:
         bpy.data.images.remove(img)
     return out_path

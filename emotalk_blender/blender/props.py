@@ -7,6 +7,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 
 from ..engine.constants import NUM_PERSONS
+from .directing import DirectingProperties
 
 MAX_FRAME = 1_048_574  # Blender's largest frame number
 
@@ -26,7 +27,7 @@ class EMOTALK_PG_object(bpy.types.PropertyGroup):
     active_channel: IntProperty(default=0)
 
 
-class EMOTALK_PG_scene(bpy.types.PropertyGroup):
+class EMOTALK_PG_scene(DirectingProperties, bpy.types.PropertyGroup):
     audio_path: StringProperty(name="Audio", subtype="FILE_PATH",
                                description="Voice recording to animate (WAV, FLAC, OGG, ...)")
     level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR",

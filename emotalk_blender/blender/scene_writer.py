@@ -23,6 +23,7 @@ from ..engine.constants import FPS
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.motion_io import MotionFileError, check_motion
 from . import compat, retarget
+from .props import MAX_FRAME
 from .rollback import Rollback
 
 TAKE_TAG = "emotalk_take"  # custom property on our Actions and sound strips
@@ -34,8 +35,63 @@ MAX_CHANNELS = 128  # Sequencer channels
 _LINEAR = 1  # enum index of 'LINEAR' in keyframe interpolation (CONSTANT, LINEAR, BEZIER, ...)
 
 
+MIN_FRAME = 0  # the earliest frame a scene's range can start at (Scene.frame_start's hard minimum)
+
+
 class SequencerFull(EmoTalkError):
     """No free Sequencer channel for the take's sound strip."""
+
+
+class FrameRangeError(EmoTalkError):
+    """A take that would start before frame 0 or run past Blender's last frame."""
+
+
+class LinkedDataError(EmoTalkError):
+    """A target whose take would not survive save and reopen (linked from a library)."""
+
+
+def check_start_frame(start: int, frames: int = 1) -> None:
+    """Refuse a take of ``frames`` frames at ``start`` that a scene's frame range cannot hold."""
+    if start < MIN_FRAME:
+        raise FrameRangeError(f"Start frame {start} is before frame {MIN_FRAME}, the earliest a scene's "
+                              "frame range can start: choose a start frame of 0 or later")
+    end = start + frames - 1
+    if end > MAX_FRAME:
+        raise FrameRangeError(f"The take ({frames} frames from frame {start}) would end at frame {end}, past "
+                              f"Blender's last frame {MAX_FRAME}: start at frame {MAX_FRAME - frames + 1} or earlier")
+
+
+def check_persistent(obj) -> None:
+    """Refuse, before any work, a target whose take would be lost on save: a linked object.
+
+    A linked mesh under a local object or a library override is fine: ``write_take`` makes the
+    mesh a library override, whose shape keys keep the take in this file.
+    """
+    if obj is not None and obj.library is not None:
+        raise LinkedDataError(
+            f"Object {obj.name!r} is linked from {obj.library.filepath} and cannot keep a take in this "
+            "file: make it a library override (Object > Library Override > Make) and generate again")
+
+
+def _editable_key(obj, rollback: Rollback):
+    """``obj``'s Key, first making a linked mesh a library override so the take persists."""
+    check_persistent(obj)
+    mesh = obj.data
+    if mesh.library is not None and mesh.override_library is None:
+        override = mesh.override_create(remap_local_usages=True)
+        if override is None or override.shape_keys is None or override.shape_keys.library is not None:
+            raise LinkedDataError(f"Mesh {mesh.name!r} is linked from {mesh.library.filepath} and Blender "
+                                  "cannot override its shape keys: make the mesh local to animate it")
+
+        def undo():
+            override.user_remap(mesh)
+            bpy.data.meshes.remove(override)
+        rollback.on_undo(undo)
+    key = retarget.shape_keys_of(obj)
+    if key.library is not None:
+        raise LinkedDataError(f"The shape keys of {obj.name!r} are linked from {key.library.filepath} "
+                              "and cannot keep a take: make the mesh local or a library override")
+    return key
 
 
 @dataclass
@@ -87,9 +143,11 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
     curves = takes.mix_to_targets(takes.resample_to_fps(weights, fps), mapping.channels)
     start = int(start_frame)
     count = len(next(iter(curves.values())))
+    check_start_frame(start, count)
     take = Take(action="", start=start, end=start + count - 1, frames=count, fps=fps,
                 mapped=len(mapping.channels), unmatched=list(mapping.unmatched))
     with Rollback() as rollback:
+        key = _editable_key(obj, rollback)
         _keep_shape_key_values(scene, key, rollback)  # evaluating the new take writes them
         stem = os.path.splitext(os.path.basename(audio_path))[0] if audio_path else "take"
         action = _new_take_action(name or f"EmoTalk_{stem}", key, len(weights), meta, rollback)
@@ -106,6 +164,7 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
 def _checked_inputs(obj, weights, audio_path):
     """(weights as float32 (T, 52), the Key, the mapping), or an EmoTalkError before any change."""
     weights = check_motion(weights, "take")
+    check_persistent(obj)
     key = retarget.shape_keys_of(obj)
     mapping = retarget.mapping_of(obj)
     if not mapping.channels:

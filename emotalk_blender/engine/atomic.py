@@ -55,6 +55,21 @@ def output_error(target, exc: OSError) -> OutputError:
     return OutputError(f"{target}: cannot write ({why})")
 
 
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The OS error behind a writer's own exception: torch wraps ENOSPC in a RuntimeError, Blender
+    reports it as text ("Cannot open file ... for writing: No space left on device")."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    for code in _REASONS:
+        if os.strerror(code) in text:
+            return OSError(code, os.strerror(code))
+    return None
+
+
 def _temp_name(target: Path, tag: str) -> Path:
     # Hidden, in the target's folder (same file system, so os.replace is atomic), ending in the
     # target's extension: writers that pick a format by extension (Blender, ffmpeg) see the right one.
@@ -91,7 +106,7 @@ def _fsync_path(path: Path) -> None:
 
 @contextmanager
 def atomic_path(target, make_folder: bool = True) -> Iterator[Path]:
-    """Yield a fresh temporary path beside ``target``; on success it replaces ``target`` atomically.
+    """Yield a temporary path beside ``target`` (not yet existing); on success it replaces ``target``.
 
     For writers that take a path (Blender's save_as_mainfile, render, ffmpeg). The writer must write
     exactly that path; if it raises or is interrupted, the temporary is removed and ``target`` kept.
@@ -99,21 +114,30 @@ def atomic_path(target, make_folder: bool = True) -> Iterator[Path]:
     target = Path(target)
     _make_folder(target, make_folder)
     tmp = _temp_name(target, "tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # umask applies, like open()
-        os.close(fd)
-        if target.is_file():  # keep the permissions of the file being replaced
-            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+    try:  # the folder takes new files (else fail now, before the writer's work)
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(tmp)  # writers that find a file keep a backup of it (Blender's .blend1)
     except OSError as exc:
         raise output_error(target, exc) from exc
     done = False
     try:
         try:
             yield tmp
+            if not tmp.is_file():
+                raise OutputError(f"{target}: cannot write (the writer produced no file)")
+            if target.is_file():  # keep the permissions of the file being replaced
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
             _fsync_path(tmp)
             os.replace(tmp, target)
         except OSError as exc:
             raise output_error(target, exc) from exc
+        except OutputError:
+            raise
+        except Exception as exc:  # a writer's own error type: one line when an OS error is behind it
+            cause = _os_error_in(exc)
+            if cause is None:
+                raise
+            raise output_error(target, cause) from exc
         done = True
     finally:
         if not done:  # also on KeyboardInterrupt and on the writer's own errors
@@ -136,6 +160,11 @@ def atomic_open(target, mode: str = "wb", make_folder: bool = True, **kwargs) ->
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise output_error(target, exc) from exc
+        except Exception as exc:
+            cause = _os_error_in(exc)
+            if cause is None:
+                raise
+            raise output_error(target, cause) from exc
 
 
 def write_bytes(target, data: bytes) -> None:
@@ -200,6 +229,15 @@ def check_writable(target, size: int | None = None) -> None:
             free = None
         if free is not None and free < size:
             raise OutputError(f"{target}: cannot write (disk full: needs {size:,} bytes, {free:,} free)")
+
+
+def folder_outputs(inputs: list, folder, suffix: str) -> list[Path]:
+    """``FOLDER/STEM{suffix}`` per input, for a batch whose ``-o`` names a folder (which must not be a file)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: is a file, but {len(inputs)} inputs need a folder here "
+                          f"(one {suffix} per input)")
+    return [folder / (Path(i).stem + suffix) for i in inputs]
 
 
 def check_outputs(pairs: Iterable[tuple[object, object]], overwrite: bool = True) -> None:

@@ -13,6 +13,7 @@ import threading
 from . import paths
 from .backend import Backend
 from .errors import CheckpointError, EmoTalkError
+from .precision import precision_of, resolve_precision
 from .settings import check_backend
 
 
@@ -45,11 +46,11 @@ def choose_backend(backend: str = "auto") -> str:
     return "torch" if torch_available() else "numpy"
 
 
-def _load(name: str, path: str, device: str | None, half: bool) -> Backend:
+def _load(name: str, path: str, device: str | None, precision: str) -> Backend:
     if name == "torch":
         from . import torch_backend
 
-        return torch_backend.load(path, device=device, half=half)
+        return torch_backend.load(path, device=device, precision=precision)
     try:
         from .numpy_backend import load as load_numpy
     except ImportError as exc:
@@ -78,11 +79,14 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_backend(checkpoint=None, device: str | None = None, backend: str = "auto", half: bool = False) -> Backend:
+def load_backend(checkpoint=None, device: str | None = None, backend: str = "auto", half: bool = False,
+                 precision: str = "auto") -> Backend:
     """The network in ``checkpoint`` (None: the shipped default) as a Backend, loaded once and cached.
 
-    Keyed by the file (real path and mtime), device, backend and ``half``; a new key replaces the
-    cached model. Raises CheckpointError for a bad file and BackendError for a missing backend.
+    Keyed by the file (real path and mtime), device, backend and the precision it resolves to
+    (``precision.resolve_precision``; ``half`` is the old name of fp16); a new key replaces the cached
+    model. Raises CheckpointError for a bad file, BackendError for a missing backend and
+    PrecisionError for a precision the device or backend cannot run.
     """
     path = resolve_checkpoint(checkpoint)
     name = choose_backend(backend)
@@ -91,19 +95,21 @@ def load_backend(checkpoint=None, device: str | None = None, backend: str = "aut
     except OSError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     device = _device_key(name, device)
-    key = (*stamp, device, name, bool(half))
+    precision = resolve_precision(precision_of(precision, half), device, name)
+    key = (*stamp, device, name, precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE.clear()  # free the old model before loading the new one
-            _CACHE[key] = _load(name, path, device, half)
+            _CACHE[key] = _load(name, path, device, precision)
         return _CACHE[key]
 
 
-def model_status(checkpoint=None, device: str | None = None, backend: str = "auto") -> str:
+def model_status(checkpoint=None, device: str | None = None, backend: str = "auto", precision: str = "auto") -> str:
     """One line for a status display: which model is active, or why it does not load. Never raises."""
     try:
-        net = load_backend(checkpoint, device, backend)
+        net = load_backend(checkpoint, device, backend, precision=precision)
         name = net.meta.get("name") or net.config.name
-        return f"{name} ({net.num_parameters() / 1e6:.1f} M parameters) on {net.device} ({net.name})"
+        return (f"{name} ({net.num_parameters() / 1e6:.1f} M parameters) on {net.device} "
+                f"({net.name}) in {getattr(net, 'precision', 'fp32')}")
     except Exception as exc:  # shown to the user as text, never raised into a UI draw
         return f"not loaded: {exc}"

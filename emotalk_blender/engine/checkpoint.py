@@ -7,16 +7,15 @@ error that lists them.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
 
 import torch
 
-from . import safetensors_io
+from . import atomic, safetensors_io
 from .errors import CheckpointError
-from .layout import OWN_FORMAT, canonical_key, check_keys, own_metadata, parse_own_metadata  # noqa: F401 - re-exported
+from .layout import OWN_FORMAT, canonical_key, check_keys, own_metadata, parse_own_metadata
 from .model import EmoTalk, EmoTalkConfig
 
 _TORCH_DTYPES = {
@@ -50,8 +49,9 @@ def _torch_load(path: Path):
                 f"{path}: refused: the file carries pickled code or objects, not just weights, and is not "
                 f"loaded for safety ({detail})"
             ) from None
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({text.splitlines()[0] if text else 'bad pickle'})") from None
-    except Exception as exc:  # noqa: BLE001 - damaged bytes fail anywhere inside the unpickler
+        first = text.splitlines()[0] if text else "bad pickle"
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
 
@@ -123,11 +123,8 @@ def save_checkpoint(model: EmoTalk, path, meta: dict | None = None, released_lay
     obj = sd if released_layout else {
         "format": OWN_FORMAT, "config": model.config.to_dict(), "state_dict": sd, "meta": dict(meta or {}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)  # write then rename: a failed save never leaves a half file under the name
-    os.replace(tmp, path)
+    with atomic.atomic_open(path) as fh:  # a failed save never leaves a half file under the name
+        torch.save(obj, fh)
 
 
 # --- upstream HF-format wav2vec2 parts ------------------------------------------------------------

@@ -15,11 +15,14 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import atomic, direction_flags
 from .allocator import keep_freed_memory
+from .audio import check_audio_path
 from .arkit import NUM_BLENDSHAPES
 from .backend import BACKENDS
 from .constants import NUM_PERSONS
 from .errors import EmoTalkError
+from .precision import PRECISIONS
 from .progress import ProgressBar
 from .settings import GenerateSettings, parse_person, validate_controls
 
@@ -30,15 +33,15 @@ PERSON_HELP = f"speaking style 0..{NUM_PERSONS - 1}, or a mix like 3:0.5,7:0.5 (
 
 
 def _outputs(inputs: list[str], out: str) -> list[Path]:
-    """-o is the file for one input, or a folder receiving STEM.npy for several."""
+    """-o is the file for one input, or a folder receiving STEM.npy for several; checked before any work
+    (no two inputs write one file, the folders are writable)."""
     out_path = Path(out)
-    if len(inputs) == 1 and not (out_path.is_dir() or out.endswith(os.sep)):
-        return [out_path if out_path.suffix == ".npy" else out_path.with_suffix(".npy")]
-    stems = [Path(i).stem for i in inputs]
-    dupes = {s for s in stems if stems.count(s) > 1}
-    if dupes:
-        raise EmoTalkError(f"several inputs share the name {sorted(dupes)[0]!r}; their outputs would collide in {out}")
-    return [out_path / f"{s}.npy" for s in stems]
+    if len(inputs) == 1 and not (out_path.is_dir() or out.endswith(("/", os.sep))):
+        targets = [out_path if out_path.suffix == ".npy" else out_path.with_suffix(".npy")]
+    else:
+        targets = atomic.folder_outputs(inputs, out_path, ".npy")
+    atomic.check_outputs(zip(inputs, targets))
+    return targets
 
 
 def controls(args) -> tuple[float, int | tuple[float, ...]]:
@@ -60,10 +63,14 @@ def add_generate(sub) -> None:
     p.add_argument("--no-blinks", action="store_true", help="skip inserted blinks")
     p.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    p.add_argument("--half", action="store_true", help="fp16 on CUDA")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="number format: auto (default: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "
+                        "fp32, bf16 or fp16 (CUDA only)")
+    p.add_argument("--half", action="store_true", help="the same as --precision fp16")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="network implementation (default auto: torch when installed, else numpy)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    direction_flags.add_arguments(p)
     p.set_defaults(func=run_generate)
 
 
@@ -71,24 +78,34 @@ def run_generate(args) -> int:
     from .pipeline import generate
 
     level, person = controls(args)  # before any file is read
-    settings = GenerateSettings(
-        level=level, person=person, smooth=not (args.raw or args.no_smooth),
-        blinks=not (args.raw or args.no_blinks), seed=args.seed, checkpoint=args.checkpoint,
-        device=args.device, half=args.half, backend=args.backend,
-    )
+    try:
+        settings = GenerateSettings(
+            level=level, person=person, smooth=not (args.raw or args.no_smooth),
+            blinks=not (args.raw or args.no_blinks), seed=args.seed, checkpoint=args.checkpoint,
+            device=args.device, half=args.half, backend=args.backend, precision=args.precision,
+            **direction_flags.settings_fields(args),
+        ).validated()  # the device too
+    except EmoTalkError as exc:
+        raise direction_flags.flag_error(exc) from None
     outputs = _outputs(args.audio, args.output)
+    for audio in args.audio:
+        check_audio_path(audio)
     for audio, out in zip(args.audio, outputs):
         bar = ProgressBar(Path(audio).name, force=args.progress)
         weights = generate(audio, settings, progress=bar)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".partial.npy")
-        np.save(tmp, weights.astype(np.float32))  # no half-written file under the real name
-        os.replace(tmp, out)
+        atomic.save_npy(out, weights.astype(np.float32))  # no half-written file under the real name
         print(f"{out}: {weights.shape[0]} frames", file=sys.stderr)
     return 0
 
 
-ENGINE_COMMANDS: tuple[Command, ...] = (add_generate,)
+def add_capture(sub) -> None:
+    """``capture``: video -> take (engine/capture/cli.py)."""
+    from .capture.cli import add_capture as add
+
+    add(sub)
+
+
+ENGINE_COMMANDS: tuple[Command, ...] = (add_generate, add_capture)
 
 
 def build_parser(extra_commands: Iterable[Command] = ()) -> argparse.ArgumentParser:

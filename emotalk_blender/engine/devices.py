@@ -48,8 +48,10 @@ def check_device(name: str | None) -> str:
 
     ``None``, ``""`` and ``auto`` mean the default: the first CUDA device when present, else ``cpu``.
     """
-    available = available_devices()
     text = (name or "").strip().lower()
+    if text == "cpu":  # the one answer that needs no torch import
+        return "cpu"
+    available = available_devices()
     if text in ("", "auto"):
         return next((d for d in available if d.startswith("cuda")), "cpu")
     listing = ", ".join(available)

@@ -260,8 +260,8 @@ class Presets:
 
 
 def presets_path(checkpoint: str | os.PathLike) -> Path:
-    """Where a checkpoint's presets live: beside it, ``NAME.presets.npz`` (``emotalk_default.pt`` ->
-    ``emotalk_default.presets.npz``; the same for a ``.safetensors`` or the released ``EmoTalk.pth``)."""
+    """Where a checkpoint's presets live: beside it, ``NAME.presets.npz`` (``emotalk_default.safetensors``
+    -> ``emotalk_default.presets.npz``; the same for a ``.pt`` or the released ``EmoTalk.pth``)."""
     p = Path(checkpoint)
     return p.with_name(p.stem + PRESETS_SUFFIX) if p.suffix else p.with_name(p.name + PRESETS_SUFFIX)
 
@@ -389,3 +389,43 @@ def direct(voice: np.ndarray, f0: int, f1: int, direction: Direction | None) -> 
     if w[:, -1].any():
         out += w[:, -1:] * direction.reference[f0:f1]
     return out.astype(np.float32)
+
+
+# --- a take's direction from its settings -----------------------------------------------------------
+_PRESETS: dict = {}
+
+
+def presets_for(checkpoint: str | os.PathLike) -> tuple[Path, Presets]:
+    """The presets beside ``checkpoint`` (cached by file and mtime)."""
+    path = presets_path(checkpoint)
+    try:
+        key = (os.path.realpath(path), os.path.getmtime(path))
+    except OSError:
+        key = None
+    if key is None or key not in _PRESETS:
+        presets = load_presets(path)  # a missing file raises here, naming it
+        _PRESETS.clear()
+        _PRESETS[key] = presets
+    return path, _PRESETS[key]
+
+
+def take_direction(backend, settings, frames: int, checkpoint: str | os.PathLike) -> Direction | None:
+    """The direction of a take from its ``GenerateSettings`` (None: the voice's own emotion throughout).
+
+    Loads only what it needs: the checkpoint's presets for named emotions, the reference clip's
+    features (through ``backend``) for a reference.
+    """
+    base = base_entry(settings.emotion_source, settings.emotion, settings.emotion_mix)
+    track = parse_track(settings.emotion_track, flag="emotion_track") if settings.emotion_track else []
+    used = needs([base, *track])
+    if not used:
+        return None
+    presets = reference = None
+    if used & set(EMOTIONS):
+        path, found = presets_for(checkpoint)
+        presets = found.matrix(backend.config.emotion_dim, source=str(path))
+    if "reference" in used:
+        if not settings.emotion_reference:
+            raise EmotionError("the emotion track names 'reference' but no emotion_reference file is set")
+        reference = reference_features(backend, settings.emotion_reference, frames)
+    return make_direction(frames, base, track, settings.crossfade, presets, reference)

@@ -17,6 +17,8 @@ import numpy as np
 
 from .arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
 from .errors import EmoTalkError
+from .gaze import add_gaze
+from .postprocess import SAVGOL_WINDOW, insert_blinks, smooth
 
 
 def _group(*prefixes: str) -> tuple[int, ...]:
@@ -30,8 +32,7 @@ assert sorted(UPPER_FACE + LOWER_FACE) == list(range(len(ARKIT_NAMES)))
 JAW_OPEN, MOUTH_CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 EYE_WIDE = (INDEX["eyeWideLeft"], INDEX["eyeWideRight"])
 
-# Savitzky-Golay window of the released demo for both parts; 1 = no smoothing.
-DEFAULT_SMOOTH = 5
+DEFAULT_SMOOTH = SAVGOL_WINDOW  # the released demo's window, for both parts; 1 = no smoothing
 
 
 class FaceControlError(EmoTalkError):
@@ -117,14 +118,12 @@ def smooth_parts(weights: np.ndarray, upper_window: int = DEFAULT_SMOOTH,
 
     With both windows at the default this is exactly the released demo's smoothing.
     """
-    from .postprocess import smooth
-
     if upper_window == lower_window == DEFAULT_SMOOTH:
         return smooth(weights)
     out = np.array(weights, dtype=np.float32, copy=True)
     for cols, window in ((UPPER_FACE, upper_window), (LOWER_FACE, lower_window)):
         if window > 1:
-            out[:, cols] = smooth(out[:, cols]) if window == DEFAULT_SMOOTH else smooth(out[:, cols], window)
+            out[:, cols] = smooth(out[:, cols], window)
     return out
 
 
@@ -134,17 +133,13 @@ def finish(raw: np.ndarray, controls: FaceControls = FaceControls(), smoothing: 
 
     With default controls and no gaze this equals ``postprocess.postprocess(raw, smoothing, blinks, seed)``.
     """
-    from .gaze import add_gaze
-    from .postprocess import insert_blinks
-
     out = np.asarray(raw, dtype=np.float32)
     if smoothing:
         out = smooth_parts(out, controls.upper_smooth, controls.lower_smooth)
     out = scale_parts(out, controls.upper_face, controls.lower_face)
     out = open_lips(out, controls.lip_open)
     if blinks:
-        rate = controls.blink_rate
-        out = insert_blinks(out, seed) if rate == 1.0 else insert_blinks(out, seed, rate=rate)
+        out = insert_blinks(out, seed, rate=controls.blink_rate)
         if controls.blink_strength != 1.0:  # the inserted curves scaled (the channels hold nothing else)
             out[:, BLINK_CHANNELS] *= np.float32(controls.blink_strength)
     if gaze_strength > 0:

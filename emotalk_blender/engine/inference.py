@@ -32,6 +32,7 @@ OVERLAP_SECONDS = 2.0
 _ALIGN = SAMPLE_RATE // 10  # 1,600 samples = 3 frames: windows start on whole frames
 
 Progress = Callable[[float, str], None]
+Direct = Callable[[np.ndarray, int, int], np.ndarray]  # (emotion features, f0, f1) -> directed features
 
 
 def windows(n_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -46,12 +47,19 @@ def windows(n_samples: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
     return [(s, s + chunk) for s in starts[:-1]] + [(starts[-1], n_samples)]
 
 
-def run_window(backend: Backend, wav: np.ndarray, level, person, tick: Progress) -> np.ndarray:
-    """The network on one window of raw audio, stage by stage (``model(wav)``), ticking between stages."""
+def run_window(backend: Backend, wav: np.ndarray, level, person, tick: Progress,
+               direct: Direct | None = None, f0: int = 0) -> np.ndarray:
+    """The network on one window of raw audio, stage by stage (``model(wav)``), ticking between stages.
+
+    ``direct(emotion, f0, f1)``, if given, replaces the window's emotion features (frames [f0, f1) of
+    the take) before decode: how a take's emotion is directed (``emotion_control.direct``).
+    """
     frames = frames_for_samples(wav.shape[0])
     tick(0.0, "emotion encoder")
     wav = normalise_audio(wav)
     emotion = backend.encode_emotion(wav, frames)
+    if direct is not None:
+        emotion = direct(emotion, f0, f0 + frames)
     tick(0.45, "content encoder")
     content = backend.encode_content(wav, frames)
     tick(0.9, "decoder")
@@ -95,10 +103,12 @@ def predict(
     overlap_seconds: float = OVERLAP_SECONDS,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    direct: Direct | None = None,
 ) -> np.ndarray:
     """Network output (T, NUM_BLENDSHAPES) float32 for mono 16 kHz ``audio``, no post-processing.
 
-    ``backend`` is a ``Backend`` (or a torch ``EmoTalk``); ``cancel`` is checked between stages.
+    ``backend`` is a ``Backend`` (or a torch ``EmoTalk``); ``cancel`` is checked between stages;
+    ``direct`` directs each window's emotion features (see ``run_window``).
     """
     backend = as_backend(backend)
     chunk, overlap = _samples(chunk_seconds), _samples(overlap_seconds)
@@ -119,7 +129,8 @@ def predict(
                 where = f" (chunk {k + 1}/{len(spans)})" if len(spans) > 1 else ""
                 progress((k + done) / len(spans), stage + where)
 
-        y = run_window(backend, audio[s:e], level, person, tick)
-        written = cross_fade(out, y, s * FPS // SAMPLE_RATE, written)  # exact: s is a multiple of 1,600
+        f0 = s * FPS // SAMPLE_RATE  # exact: s is a multiple of 1,600
+        y = run_window(backend, audio[s:e], level, person, tick, direct, f0)
+        written = cross_fade(out, y, f0, written)
     assert written == total, (written, total)
     return out

@@ -61,6 +61,16 @@ def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
 
     ``timecode_fps`` is the timecode's frame rate; None infers it from the frame numbers.
     """
+    times, raw = read_csv_timed(path, timecode_fps)
+    times = times - times[0]
+    count = int(np.floor(times[-1] * FPS + 1e-6)) + 1
+    return check_motion(resample(raw, times, np.arange(count) / FPS), str(path))
+
+
+def read_csv_timed(path, timecode_fps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(times, rows) of a Live Link Face CSV: each row's timecode in seconds of the day (increasing),
+    and its (N, 52) float64 values in the released order, not resampled (to match a video's timecode).
+    """
     path = Path(path)
     if not path.is_file():
         raise MotionFileError(f"{path}: no such Live Link Face CSV")
@@ -103,9 +113,7 @@ def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
         bad = int(np.nonzero(np.diff(times) <= 0)[0][0]) + 3
         raise MotionFileError(f"{path}: row {bad}: timecode does not increase "
                               f"(timecode rate {rate} fps)")
-    times -= times[0]
-    count = int(np.floor(times[-1] * FPS + 1e-6)) + 1
-    return check_motion(resample(raw, times, np.arange(count) / FPS), str(path))
+    return times, raw
 
 
 def _format_timecode(total_frames: int, rate: int, start_seconds: int) -> str:
@@ -120,10 +128,11 @@ def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0) -> 
     """Write (T, 52) released-order weights at 30 fps as a Live Link Face CSV.
 
     Timecodes follow the iPhone app (a 60 fps timecode by default, two timecode frames per row);
-    head and eye rotations are written as zeros.
+    head and eye rotations are written as zeros. Values are clamped to 0..1, the range Live Link
+    Face consumers expect (the network can overshoot slightly, e.g. -0.09); ``.npy`` keeps them raw.
     """
     path = Path(path)
-    arr = check_motion(weights, str(path))
+    arr = np.clip(check_motion(weights, str(path)), 0.0, 1.0)
     if timecode_fps % FPS:
         raise MotionFileError(f"{path}: timecode rate {timecode_fps} is not a multiple of {FPS}")
     step = timecode_fps // FPS

@@ -12,25 +12,36 @@ import numpy as np
 
 from .audio import load_audio
 from .backends import load_backend, model_status, resolve_checkpoint
+from .constants import frames_for_samples
+from .emotion_control import direct, take_direction
+from .face_parts import finish
 from .inference import Progress, predict
-from .postprocess import postprocess
 from .settings import GenerateSettings
 
 __all__ = ["GenerateSettings", "generate", "generate_from_audio", "load_model", "model_status", "resolve_checkpoint"]
 
 
-def load_model(checkpoint=None, device=None):
-    """The torch ``EmoTalk`` nn.Module for ``checkpoint`` on ``device`` (training, benchmarks), cached."""
-    return load_backend(checkpoint, device, backend="torch").model
+def load_model(checkpoint=None, device=None, precision: str = "fp32"):
+    """The torch ``EmoTalk`` nn.Module for ``checkpoint`` on ``device`` (training, benchmarks), cached.
+
+    fp32 unless asked: training needs it, and parity checks compare in it.
+    """
+    return load_backend(checkpoint, device, backend="torch", precision=precision).model
 
 
 def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = GenerateSettings(),
                         progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
     """(T, 52) float32 in the released order for mono 16 kHz ``audio``."""
     settings = settings.validated()
-    backend = load_backend(settings.checkpoint, settings.device, settings.backend, settings.half)
-    raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel)
-    return postprocess(raw, smoothing=settings.smooth, blinks=settings.blinks, seed=settings.seed)
+    backend = load_backend(settings.checkpoint, settings.device, settings.backend, precision=settings.precision)
+    direction = take_direction(backend, settings, frames_for_samples(len(audio)),
+                               resolve_checkpoint(settings.checkpoint))
+    directed = None if direction is None else (lambda emotion, f0, f1: direct(emotion, f0, f1, direction))
+    raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel,
+                  direct=directed)
+    # With default settings this is exactly postprocess.postprocess (the released demo's steps).
+    return finish(raw, settings.face_controls(), smoothing=settings.smooth, blinks=settings.blinks,
+                  seed=settings.seed, gaze_strength=settings.gaze, gaze_seed=settings.gaze_seed)
 
 
 def generate(audio_path, settings: GenerateSettings = GenerateSettings(), progress: Progress | None = None,

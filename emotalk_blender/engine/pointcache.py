@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from .constants import FPS
 from .errors import EmoTalkError
 
@@ -30,8 +31,7 @@ def _frames(vertices) -> np.ndarray:
 def save_npy(path, vertices) -> Path:
     """(T, V, 3) float32 array as ``.npy``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, _frames(vertices))
+    atomic.save_npy(path, _frames(vertices))
     return path
 
 
@@ -39,11 +39,10 @@ def write_pc2(path, vertices, start_frame: float = 1.0, sample_rate: float = 1.0
     """PC2 point cache; ``start_frame`` is the scene frame of the first sample."""
     v = _frames(vertices)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = np.zeros(1, dtype=[("magic", "S12"), ("version", "<i4"), ("points", "<i4"),
                                 ("start", "<f4"), ("rate", "<f4"), ("samples", "<i4")])
     header[0] = (PC2_MAGIC, 1, v.shape[1], start_frame, sample_rate, v.shape[0])
-    with open(path, "wb") as fh:
+    with atomic.atomic_open(path) as fh:
         fh.write(header.tobytes())
         fh.write(v.astype("<f4").tobytes())
     return path
@@ -66,8 +65,7 @@ def write_mdd(path, vertices, fps: float = FPS) -> Path:
     """MDD point cache (frame times at ``fps``, the first frame at time 0)."""
     v = _frames(vertices)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
+    with atomic.atomic_open(path) as fh:
         fh.write(np.array([v.shape[0], v.shape[1]], ">i4").tobytes())
         fh.write((np.arange(v.shape[0]) / float(fps)).astype(">f4").tobytes())
         fh.write(v.astype(">f4").tobytes())

@@ -46,31 +46,33 @@ def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
     return out.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
 
 
-def smooth(weights: np.ndarray) -> np.ndarray:
+def smooth(weights: np.ndarray, window: int = SAVGOL_WINDOW) -> np.ndarray:
     """Savitzky-Golay per channel (window 5, order 2); shorter takes use the widest odd window that fits."""
     t = weights.shape[0]
-    window = min(SAVGOL_WINDOW, t if t % 2 else t - 1)
+    window = min(window, t if t % 2 else t - 1)
     if window <= SAVGOL_ORDER:
         return weights.copy()
     return savgol(weights, window, SAVGOL_ORDER).astype(np.float32)
 
 
-def blink_starts(frames: int, seed: int | None) -> list[tuple[int, int]]:
-    """(start frame, curve index) of each blink, as the released demo draws them."""
+def blink_starts(frames: int, seed: int | None, rate: float = 1.0) -> list[tuple[int, int]]:
+    """(start frame, curve index) of each blink, as the released demo draws them; ``rate`` 2 halves
+    the first-start and gap ranges (twice as many blinks)."""
     rng = np.random.default_rng(seed)
+    first, lo, hi = (round(f / rate) for f in (FIRST_BLINK_MAX, *BLINK_GAP))  # rate 1: the demo's numbers
     out = []
-    start = int(rng.integers(0, FIRST_BLINK_MAX + 1))
+    start = int(rng.integers(0, first + 1))
     while start < frames - BLINK_LEN:
         out.append((start, int(rng.integers(0, len(BLINK_CURVES)))))
-        start += int(rng.integers(BLINK_GAP[0], BLINK_GAP[1] + 1))
+        start += int(rng.integers(max(lo, 1), max(hi, 1) + 1))
     return out
 
 
-def insert_blinks(weights: np.ndarray, seed: int | None = 0) -> np.ndarray:
+def insert_blinks(weights: np.ndarray, seed: int | None = 0, rate: float = 1.0) -> np.ndarray:
     """Blink channels set to 0, then the demo's blink curves written in at random starts."""
     out = weights.copy()
     out[:, BLINK_CHANNELS] = 0.0
-    for start, curve in blink_starts(out.shape[0], seed):
+    for start, curve in blink_starts(out.shape[0], seed, rate):
         out[start:start + BLINK_LEN, BLINK_CHANNELS] = BLINK_CURVES[curve][:, None]
     return out
 

@@ -85,3 +85,11 @@ def resolve_precision(precision: str, device: str = "cpu", backend: str = "torch
         warnings.warn("this CPU has no native bf16 (AVX-512 BF16 or AMX): bf16 runs emulated, "
                       "likely slower than fp32", RuntimeWarning, stacklevel=2)
     return precision
+
+
+def precision_of(precision: str, half: bool = False) -> str:
+    """``precision`` checked, with the old ``half`` flag (``--half``) read as ``fp16``."""
+    check_precision(precision)
+    if half and precision not in ("auto", "fp16"):
+        raise PrecisionError(f"half (fp16) contradicts precision {precision}; give one of them")
+    return "fp16" if half else precision

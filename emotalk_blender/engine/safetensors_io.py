@@ -7,11 +7,11 @@ bytes, then the raw little-endian tensor bytes, back to back. Nothing in the fil
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import CheckpointError
 
 DTYPES = {
@@ -85,12 +85,8 @@ def write(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None 
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
+    with atomic_open(Path(path)) as f:
         f.write(len(text).to_bytes(8, "little"))
         f.write(text)
         for b in blobs:
             f.write(b)
-    os.replace(tmp, path)

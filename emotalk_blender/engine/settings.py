@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
 from .backend import BACKENDS
 from .constants import NUM_PERSONS
+from .devices import check_device
 from .errors import EmoTalkError
+from .precision import precision_of
 
 Person = int | Sequence[float]  # a style index, or NUM_PERSONS mixing weights
 
@@ -33,13 +36,65 @@ class GenerateSettings:
     seed: int = 0  # blink placement: the same seed gives the same take
     checkpoint: str | None = None  # None: the shipped default model
     device: str | None = None  # None: CUDA when present, else CPU
-    half: bool = False  # fp16 autocast (torch on CUDA only)
+    half: bool = False  # the old name of precision="fp16" (CUDA only)
     backend: str = "auto"  # "auto" (torch when importable, else numpy), "torch" or "numpy"
+    precision: str = "auto"  # "auto" (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "fp32", "bf16", "fp16"
+    # Directing the performance (engine/emotion_control.py, face_parts.py, gaze.py); the defaults
+    # change nothing: the voice's own emotion, every strength 1, no offsets, no gaze.
+    emotion_source: str = "voice"  # "voice", "reference" (another clip's emotion) or "named" (a preset)
+    emotion: str = "neutral"  # the preset of source "named" (one of constants.EMOTIONS)
+    emotion_reference: str | None = None  # the audio file of source "reference"
+    emotion_mix: float = 1.0  # 0..1: how much of the source's emotion features replace the voice's
+    emotion_track: str = ""  # emotion over time, "0:neutral,2.5:angry:0.8" (seconds:emotion[:strength])
+    crossfade: int = 10  # frames over which each switch of the track fades in
+    upper_face: float = 1.0  # gain on brows, eyes, cheeks, nose (0..2)
+    lower_face: float = 1.0  # gain on jaw, mouth, tongue (0..2)
+    lip_open: float = 0.0  # -1..1 added to jawOpen, not at lip closures
+    eyelid: float = 0.0  # -1..1: > 0 wider eyes, < 0 lower lids
+    blink_strength: float = 1.0  # 0..1 gain on the blinks
+    blink_rate: float = 1.0  # 0.1..4 times the demo's blink rate
+    upper_smooth: int = 5  # Savitzky-Golay window of the upper face (odd; 1 = off)
+    lower_smooth: int = 5  # the same for the lower face
+    gaze: float = 0.0  # 0..1 strength of the procedural gaze (0 = off)
+    gaze_seed: int = 0  # the gaze's own seed
 
     def validated(self) -> GenerateSettings:
         """A copy with checked controls; raises SettingsError (one line) when one is out of range."""
         level, person = validate_controls(self.level, self.person)
-        return dataclasses.replace(self, level=level, person=person, backend=check_backend(self.backend))
+        if self.device:
+            check_device(self.device)  # "cuda:1" on a machine without it: one line listing what there is
+        return check_direction(dataclasses.replace(
+            self, level=level, person=person, backend=check_backend(self.backend),
+            precision=precision_of(self.precision, self.half), half=False))
+
+    def face_controls(self):
+        """The face-part controls as ``face_parts.FaceControls``."""
+        from .face_parts import FaceControls
+
+        return FaceControls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FaceControls)})
+
+
+def check_direction(s: GenerateSettings) -> GenerateSettings:
+    """The directing settings checked: emotion names, mix, track syntax, strengths, gaze, the reference file."""
+    from .emotion_control import base_entry, check_crossfade, check_emotion, parse_track
+    from .errors import AudioError
+    from .gaze import check_strength
+
+    emotion = check_emotion(s.emotion)
+    base_entry(s.emotion_source, emotion, s.emotion_mix)
+    if s.emotion_track:
+        parse_track(s.emotion_track, flag="emotion_track")
+    check_crossfade(s.crossfade)
+    s.face_controls().validated()
+    check_strength(s.gaze)
+    if isinstance(s.gaze_seed, bool) or not isinstance(s.gaze_seed, numbers.Integral):
+        raise SettingsError(f"gaze_seed must be a whole number, got {s.gaze_seed!r}")
+    if s.emotion_source == "reference":
+        if not s.emotion_reference:
+            raise SettingsError("emotion source 'reference' needs an emotion_reference audio file")
+        if not os.path.isfile(s.emotion_reference):
+            raise AudioError(f"{s.emotion_reference}: no such audio file (the emotion reference)")
+    return dataclasses.replace(s, emotion=emotion, emotion_mix=float(s.emotion_mix))
 
 
 def _check_person(person) -> int | tuple[float, ...]:

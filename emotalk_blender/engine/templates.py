@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .arkit import ARKIT_NAMES, NUM_BLENDSHAPES
+from .atomic import atomic_open
 from .errors import TemplateError
 from .paths import resource
 
@@ -214,8 +215,7 @@ def save_template_set(ts: TemplateSet, path, compress: bool = True) -> Path:
     }
     for key in METADATA_FIELDS:
         arrays[key] = _str(ts.metadata.get(key, ""))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:  # a file handle stops numpy appending a second ".npz"
+    with atomic_open(path) as fh:  # a file handle stops numpy appending a second ".npz"
         (np.savez_compressed if compress else np.savez)(fh, **arrays)
     return path
 

@@ -1,4 +1,10 @@
-"""The torch backend: the ``EmoTalk`` nn.Module behind the ``backend.Backend`` seam (CPU or CUDA, fp16)."""
+"""The torch backend: the ``EmoTalk`` nn.Module behind the ``backend.Backend`` seam (CPU or CUDA; fp32, bf16, fp16).
+
+In bf16 or fp16 the two wav2vec2 encoders, which hold 99 % of the weights and of the work, keep
+their matrices in that format and run under autocast; their norms and biases, the residual stream,
+the fusion and the decoder stay fp32 (cheap, and the decoder in bf16 alone adds a third of the
+error: bench/bench_precision.py).
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,8 +12,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import mapped_pages
 from .checkpoint import load_checkpoint
 from .model import EmoTalk
+from .precision import resolve_precision
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+REDUCED = ("audio_encoder_cont.", "audio_encoder_emo.wav2vec2.")  # modules whose matrices are reduced
 
 
 def default_device() -> str:
@@ -20,19 +31,21 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: EmoTalk, half: bool = False):
+    def __init__(self, model: EmoTalk):
         self.model = model.eval()
         self._device = next(model.parameters()).device
         self.device = str(self._device)
         self.config = model.config
         self.meta = dict(getattr(model, "meta", {}) or {})
-        self.half = half and self._device.type == "cuda"  # fp16 autocast is a CUDA feature here
+        self.precision = weights_precision(model)  # the encoders' matrices say how the model runs
+        self._autocast = DTYPES[self.precision] if self.precision != "fp32" else None
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self._device)[None]
 
-    def _run(self, stage, *args) -> np.ndarray:
-        with torch.inference_mode(), torch.autocast(self._device.type, dtype=torch.float16, enabled=self.half):
+    def _run(self, stage, *args, reduced: bool = True) -> np.ndarray:
+        dtype = self._autocast if reduced else None
+        with torch.inference_mode(), torch.autocast(self._device.type, dtype=dtype, enabled=dtype is not None):
             y = stage(*args)
         return y[0].float().cpu().numpy()
 
@@ -45,12 +58,46 @@ class TorchBackend:
     def decode(self, content: np.ndarray, emotion: np.ndarray, level: float,
                person: int | Sequence[float]) -> np.ndarray:
         return self._run(lambda c, e: self.model.decode(c, e, level, person),
-                         self._tensor(content), self._tensor(emotion))
+                         self._tensor(content), self._tensor(emotion), reduced=False)
 
     def num_parameters(self) -> int:
         return self.model.num_parameters()
 
 
-def load(path, device: str | None = None, half: bool = False) -> TorchBackend:
-    """The checkpoint at ``path`` (released ``EmoTalk.pth`` or the project's own) on ``device``."""
-    return TorchBackend(load_checkpoint(path, device=torch.device(device or default_device())), half=half)
+def weights_precision(model: EmoTalk) -> str:
+    """``fp32``, ``bf16`` or ``fp16``: the format of the encoders' first matrix."""
+    dtype = model.audio_encoder_cont.feature_projection.projection.weight.dtype
+    return next((name for name, d in DTYPES.items() if d == dtype), "fp32")
+
+
+def to_precision(model: EmoTalk, precision: str, device="cpu") -> EmoTalk:
+    """``model`` on ``device`` with the encoders' matrices in ``precision`` (the rest fp32), in place.
+
+    Tensor by tensor, each fp32 original's file pages released as soon as its copy exists, so
+    converting a memory-mapped checkpoint peaks near the converted size, not fp32 + converted.
+    """
+    dtype, device = DTYPES[precision], torch.device(device)
+    mappings = mapped_pages.file_mappings()
+    for name, p in model.named_parameters():
+        target = dtype if p.dim() >= 2 and name.startswith(REDUCED) else torch.float32
+        old = p.data
+        if old.dtype == target and old.device == device:
+            continue
+        p.data = old.to(device=device, dtype=target)
+        if old.device.type == "cpu":
+            mapped_pages.release(old.data_ptr(), old.numel() * old.element_size(), mappings)
+        del old
+    return model
+
+
+def load(path, device: str | None = None, precision: str = "fp32") -> TorchBackend:
+    """The checkpoint at ``path`` (released ``EmoTalk.pth`` or the project's own) on ``device``.
+
+    ``precision`` as ``precision.resolve_precision`` takes it (``auto`` included); fp32 loads as before
+    (memory-mapped on the CPU), a reduced one reads on the CPU and converts tensor by tensor.
+    """
+    device = torch.device(device or default_device())
+    precision = resolve_precision(precision, str(device), "torch")
+    if precision == "fp32":
+        return TorchBackend(load_checkpoint(path, device=device))
+    return TorchBackend(to_precision(load_checkpoint(path, device="cpu"), precision, device))

@@ -37,6 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from ..engine.arkit import INDEX, NUM_BLENDSHAPES
+from ..engine.atomic import atomic_open, atomic_path, save_npy, write_text
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
 from . import augment, espeak, real
@@ -174,8 +175,9 @@ def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
     aug = {} if clip.split == "test_real" else augment.draw(rng, AUG_PROBABILITY)
     audio = augment.apply(audio, aug, rng)
     assert face.shape == (n_frames, NUM_BLENDSHAPES)
-    sf.write(str(out_dir / f"{clip.name}.wav"), audio, SAMPLE_RATE, subtype="PCM_16")
-    np.save(out_dir / f"{clip.name}.npy", face)
+    with atomic_path(out_dir / f"{clip.name}.wav") as tmp:
+        sf.write(str(tmp), audio, SAMPLE_RATE, subtype="PCM_16")
+    save_npy(out_dir / f"{clip.name}.npy", face)
     row = {k: v for k, v in asdict(clip).items() if k not in ("seed", "source")}
     row.update(duration=round(len(audio) / SAMPLE_RATE, 4), frames=n_frames, augmentation=aug)
     bilabial = _frames_of(spans, n_frames)
@@ -245,7 +247,8 @@ def render(clips: list[ClipPlan], out_dir: str | os.PathLike, workers: int = 1) 
         yield from pool.imap(_work, jobs, chunksize=4)
 
 
-CSV_FIELDS = ("name", "kind", "split", "speaker", "person", "emotion", "level", "sentence", "duration", "frames", "text")
+CSV_FIELDS = ("name", "kind", "split", "speaker", "person", "emotion", "level", "sentence", "duration", "frames",
+              "text")
 
 
 def build(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int | None = None,
@@ -274,10 +277,10 @@ def build(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0, workers
         "emotions": list(EMOTIONS), "build_seconds": round(seconds, 2), "skipped": skipped,
         "counts": _counts(rows), "clips": rows,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    (out / "alignments.json").write_text(json.dumps(alignments))
-    (out / "real_reference.json").write_text(json.dumps(refs))
-    with open(out / "manifest.csv", "w", newline="") as fh:
+    write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    write_text(out / "alignments.json", json.dumps(alignments))
+    write_text(out / "real_reference.json", json.dumps(refs))
+    with atomic_open(out / "manifest.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
@@ -290,7 +293,8 @@ def _counts(rows: list[dict]) -> dict:
     for r in rows:
         by_split[r["split"]] += 1
         secs[r["split"]] += r["duration"]
-    return {"clips": len(rows), "by_split": dict(by_split), "seconds_by_split": {k: round(v, 1) for k, v in secs.items()},
+    return {"clips": len(rows), "by_split": dict(by_split),
+            "seconds_by_split": {k: round(v, 1) for k, v in secs.items()},
             "augmented": sum(1 for r in rows if r["augmentation"])}
 
 
@@ -300,7 +304,9 @@ def load_manifest(corpus_dir: str | os.PathLike) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise CorpusError(f"{path}: no corpus manifest (build one with: python -m emotalk_blender.training.corpus build)") from exc
+        raise CorpusError(
+            f"{path}: no corpus manifest (build one with: python -m emotalk_blender.training.corpus build)"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{path}: manifest is not valid JSON ({exc})") from exc
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -338,6 +344,9 @@ def _index(manifest: dict, splits: tuple[str, ...]):
         if r["kind"] == "real":
             singles.append(r)
             continue
+        if r.get("sentence", -1) < 0:  # a clip with no known sentence (from video) has no pair partner
+            singles.append(r)
+            continue
         levels = (0, 1) if r["emotion"] == "neutral" else (r["level"],)
         for lv in levels:
             idx[(r["speaker"], lv)][r["sentence"]][r["emotion"]] = r
@@ -367,7 +376,9 @@ def epoch_pairs(manifest: dict, split: str | tuple[str, ...] = "train", seed: in
             for e1 in sorted(by_sent[c1]):
                 options = [(c2, e2) for c2 in sents if c2 != c1 for e2 in sorted(by_sent[c1])
                            if e2 != e1 and e1 in by_sent[c2]]
-                if not options:
+                if not options:  # no other sentence or emotion to pair with: self-reconstruction
+                    if by_sent[c1][e1] not in singles:  # neutral sits at both levels: once
+                        singles.append(by_sent[c1][e1])
                     continue
                 c2, e2 = options[int(rng.integers(len(options)))]
                 t11, t12, i21 = by_sent[c1][e1], by_sent[c1][e2], by_sent[c2][e1]
@@ -392,13 +403,20 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--size", choices=sorted(SIZES), default="tiny")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=None, help="processes (default: 1 for tiny, 2 otherwise)")
+    from . import from_video
+
+    from_video.add_parser(sub)
     args = ap.parse_args(argv)
     # Run as "-m", this module is re-run by name in the fork server, which runpy warns about
     # (harmless: it is already imported there). Keep the workers' stderr for real problems.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::RuntimeWarning")
     try:
+        if args.command == "from-video":
+            m = from_video.run(args)
+            print(json.dumps(m["counts"], indent=1))
+            return 0
         m = build(args.out_dir, args.size, args.seed, args.workers)
-    except EmoTalkError as exc:
+    except (EmoTalkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps({"build_seconds": m["build_seconds"], **m["counts"], "skipped": len(m["skipped"])}, indent=1))

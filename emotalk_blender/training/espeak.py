@@ -149,7 +149,8 @@ class _Engine:
         while events[i].type != _EVENT_LIST_TERMINATED:
             ev = events[i]
             if ev.type == _EVENT_PHONEME:
-                self._events.append((_EVENT_PHONEME, ev.sample, ev.id.string.decode("ascii", "replace"), ev.text_position))
+                phoneme = ev.id.string.decode("ascii", "replace")
+                self._events.append((_EVENT_PHONEME, ev.sample, phoneme, ev.text_position))
             i += 1
         return 0
 

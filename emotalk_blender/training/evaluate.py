@@ -34,14 +34,17 @@ from ..engine.inference import predict
 from ..engine.constants import EMOTIONS
 from ..engine.model import normalise_audio
 from ..engine.pipeline import load_model
+from ..engine.precision import PRECISIONS
 from ..engine.postprocess import smooth
 from ..engine.templates import default_template_path, load_template_set
 from ..engine import metrics
 from .corpus import load_manifest
 from .visemes import CLOSED_APERTURE, lip_aperture
 
-LIP_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("jaw", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRoll", "mouthPress", "mouthLowerDown", "mouthUpperUp"))]
-EMOTION_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith(("brow", "cheek", "noseSneer", "mouthSmile", "mouthFrown", "mouthDimple", "mouthStretch", "eyeWide", "eyeSquint"))]
+LIP_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith((
+    "jaw", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRoll", "mouthPress", "mouthLowerDown", "mouthUpperUp"))]
+EMOTION_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith((
+    "brow", "cheek", "noseSneer", "mouthSmile", "mouthFrown", "mouthDimple", "mouthStretch", "eyeWide", "eyeSquint"))]
 HIT_TOLERANCE = 2  # frames
 OPEN_JAW = 0.2  # reference jawOpen above this: an open vowel, lips apart (43 % of the test frames)
 
@@ -104,9 +107,11 @@ def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | N
                 frames = target_a.shape[0]
                 own = _swap(model, audio_a, audio_a, frames, float(ra["level"]), int(ra["person"]))
                 swapped = _swap(model, audio_a, audio_b, frames, float(ra["level"]), int(ra["person"]))
-                lip_corr.append(np.mean([_corr(own[:, i], swapped[:, i]) for i in LIP_CHANNELS if own[:, i].std() > 1e-3] or [0.0]))
+                moving = [i for i in LIP_CHANNELS if own[:, i].std() > 1e-3]
+                lip_corr.append(np.mean([_corr(own[:, i], swapped[:, i]) for i in moving] or [0.0]))
                 m = swapped[:, EMOTION_CHANNELS].mean(0)
-                follows.append(np.linalg.norm(m - target_b[:, EMOTION_CHANNELS].mean(0)) < np.linalg.norm(m - target_a[:, EMOTION_CHANNELS].mean(0)))
+                to_b = np.linalg.norm(m - target_b[:, EMOTION_CHANNELS].mean(0))
+                follows.append(to_b < np.linalg.norm(m - target_a[:, EMOTION_CHANNELS].mean(0)))
     err = np.mean(abs_err, axis=0)
     return {
         "split": split, "clips": len(rows), "units": head.units,
@@ -159,9 +164,9 @@ def real(model, manifest: dict) -> dict:
     }
 
 
-def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int = 2) -> dict:
+def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int = 2, precision: str = "fp32") -> dict:
     torch.set_num_threads(threads)
-    model = load_model(checkpoint, "cpu")
+    model = load_model(checkpoint, "cpu", precision)
     manifest = load_manifest(corpus_dir)
     return {"synthetic": synthetic(model, manifest, limit=limit), "real": real(model, manifest)}
 
@@ -173,8 +178,9 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="at most this many synthetic clips")
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), auto, bf16")
     args = ap.parse_args(argv)
-    res = evaluate(args.corpus, args.checkpoint, args.limit, args.threads)
+    res = evaluate(args.corpus, args.checkpoint, args.limit, args.threads, args.precision)
     text = json.dumps(res, indent=1)
     if args.out:
         Path(args.out).write_text(text)

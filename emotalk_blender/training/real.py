@@ -72,7 +72,8 @@ def sounds_dir() -> Path:
     for d in SOUNDS_DIRS:
         if d.is_dir():
             return d
-    raise RealSpeechError(f"asterisk prompts not found in {SOUNDS_DIRS[0]}: apt-get install asterisk-core-sounds-en-wav")
+    raise RealSpeechError(
+        f"asterisk prompts not found in {SOUNDS_DIRS[0]}: apt-get install asterisk-core-sounds-en-wav")
 
 
 def _decoder():

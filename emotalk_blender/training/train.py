@@ -1,7 +1,7 @@
 """Train an EmoTalk with the paper's method on a corpus in the 3D-ETF layout.
 
     python -m emotalk_blender.training.train CORPUS_DIR --run-dir runs/default --minutes 50 \
-        --export models/emotalk_default.pt
+        --export models/emotalk_default.safetensors
 
 Losses (paper, section 3.3): cross-reconstruction of B(c1, e1) from the content of A(c1, e2) and the
 emotion of A(c2, e1); self-reconstruction of B(c1, e2) from A(c1, e2); a velocity loss (MSE of frame
@@ -39,8 +39,10 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import resample_poly
 
+from ..engine.atomic import atomic_open
 from ..engine.audio import to_mono_16k
-from ..engine.checkpoint import save_checkpoint
+from ..engine.checkpoint import load_checkpoint, save_checkpoint
+from ..engine.errors import EmoTalkError
 from ..engine.model import EmoTalk, EmoTalkConfig, normalise_audio, small_config
 from .corpus import REAL_SPEAKER, Pair, epoch_pairs, load_manifest
 from .visemes import CLOSED_APERTURE, lip_aperture
@@ -86,6 +88,16 @@ class TrainConfig:
 def default_model_config() -> EmoTalkConfig:
     """The shipped default: the released topology at a width that trains in an hour on 2 cores."""
     return small_config(hidden=192, layers=3, conv=64, name="EmoTalk default (small, synthetic corpus)")
+
+
+def initial_model(init=None, model_config: EmoTalkConfig | None = None, log=None) -> EmoTalk:
+    """A new model: ``init``'s weights and config (fine-tuning; loaded strictly and safely), else random."""
+    if init is None:
+        return EmoTalk(model_config or default_model_config())
+    model = load_checkpoint(init)  # the shipped .safetensors or the released EmoTalk.pth
+    if log:
+        log(f"fine-tuning {init} ({model.meta.get('name', 'released layout')})")
+    return model.train()
 
 
 class ClipCache:
@@ -219,7 +231,8 @@ def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[di
         "cross": recon(cross, t11),
         "self": recon(self_rec, t12),
         "vel": recon(velocity(cross), velocity(t11)) + recon(velocity(self_rec), velocity(t12)),
-        "cls": F.cross_entropy(logits12, torch.tensor([pair.emotion2])) + F.cross_entropy(logits21, torch.tensor([pair.emotion1])),
+        "cls": (F.cross_entropy(logits12, torch.tensor([pair.emotion2]))
+                + F.cross_entropy(logits21, torch.tensor([pair.emotion1]))),
         "seal": seal(cross, t11) + seal(self_rec, t12),
     }
     w_cls = cfg.w_cls_real if pair.speaker == REAL_SPEAKER and cfg.w_cls_real is not None else cfg.w_cls
@@ -239,7 +252,8 @@ def validation_pairs(manifest: dict, seed: int) -> list[Pair]:
 
 
 @torch.no_grad()
-def validate(model: EmoTalk, pairs: list[Pair], cache: ClipCache, cfg: TrainConfig, limit: int = 48) -> dict[str, float]:
+def validate(model: EmoTalk, pairs: list[Pair], cache: ClipCache, cfg: TrainConfig,
+             limit: int = 48) -> dict[str, float]:
     model.eval()
     rng = random.Random(0)
     sums: dict[str, float] = {}
@@ -289,7 +303,7 @@ def plot(log_path: Path, png: Path) -> None:
 
 def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None = None, cfg: TrainConfig = TrainConfig(),
           model_config: EmoTalkConfig | None = None, resume: bool = False, log=print, workers: int = 1,
-          unfreeze: bool = False) -> EmoTalk:
+          unfreeze: bool = False, init=None) -> EmoTalk:
     """Train (or resume) a model; with ``workers`` > 1, data-parallel over that many processes.
 
     Each process runs its share of every batch of 8 on one thread and the gradients are summed
@@ -301,8 +315,8 @@ def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None =
 
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         store = (Path(run_dir) / f"ddp_store_{time.time_ns()}").resolve()  # a file:// URL needs an absolute path
-        tmp.spawn(_worker, args=(workers, str(store), corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze),
-                  nprocs=workers, join=True)
+        tmp.spawn(_worker, args=(workers, str(store), corpus_dir, run_dir, minutes, steps, cfg, model_config, resume,
+                                 unfreeze, init), nprocs=workers, join=True)
         state = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=True)
         model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
         model.load_state_dict(state.get("ema") or state["model"])
@@ -311,22 +325,22 @@ def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None =
         model.eval()
         model.meta = state.get("meta", {})
         return model
-    return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1, unfreeze)
+    return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1, unfreeze, init)
 
 
-def _worker(rank, world, store, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze):
+def _worker(rank, world, store, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze, init=None):
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         _train(corpus_dir, run_dir, minutes, steps, replace(cfg, threads=1), model_config, resume,
-               print if rank == 0 else (lambda *_: None), rank, world, unfreeze)
+               print if rank == 0 else (lambda *_: None), rank, world, unfreeze, init)
     finally:
         dist.destroy_process_group()
 
 
 def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, resume, log, rank: int, world: int,
-           unfreeze: bool = False) -> EmoTalk:
+           unfreeze: bool = False, init=None) -> EmoTalk:
     import torch.distributed as dist
 
     torch.set_num_threads(cfg.threads)
@@ -353,7 +367,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         log(f"resumed at step {step}" + (" with the CNN feature encoders trainable" if unfreeze else ""))
     else:
         torch.manual_seed(cfg.seed)  # the same initial weights in every worker
-        model = EmoTalk(model_config or default_model_config())
+        model = initial_model(init, model_config, log if rank == 0 else None)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         frozen, ema_state, before = False, None, {}
         if rank == 0:
@@ -393,7 +407,8 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
             cursor += 1
             if i % world != rank:  # this pair is another worker's share of the batch
                 continue
-            losses, _ = pair_losses(model, pair, pair_inputs(pair, cache, cfg, rng, model if frozen else None, perturb=True), cfg)
+            inputs = pair_inputs(pair, cache, cfg, rng, model if frozen else None, perturb=True)
+            losses, _ = pair_losses(model, pair, inputs, cfg)
             (losses["total"] / cfg.batch).backward()
             sums += torch.tensor([float(losses[k].detach()) for k in LOSS_NAMES]) / cfg.batch
         if world > 1:
@@ -413,7 +428,8 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
             row = {"step": step, "epoch": epoch, "time": round(time.monotonic() - t0, 1),
                    **{k: round(float(v), 5) for k, v in zip(LOSS_NAMES, sums)}}
             if step % cfg.val_every == 0 and val_pairs:
-                row.update({k: round(v, 5) for k, v in validate(ema.model if ema else model, val_pairs, cache, cfg).items()})
+                scores = validate(ema.model if ema else model, val_pairs, cache, cfg)
+                row.update({k: round(v, 5) for k, v in scores.items()})
                 log(json.dumps(row))
                 _save_state(state_path, model, opt, cfg, step, epoch, frozen, ema)
             logf.write(json.dumps(row) + "\n")
@@ -445,11 +461,12 @@ def _progress(step: int, steps: int | None, t0: float, minutes: float | None) ->
 
 
 def _save_state(path: Path, model, opt, cfg, step, epoch, frozen, ema: WeightAverage | None = None) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"meta": getattr(model, "meta", {}), "model": model.state_dict(), "optimizer": opt.state_dict(), "model_config": model.config.to_dict(),
-                "train_config": asdict(cfg), "step": step, "epoch": epoch, "frozen": frozen, "torch_rng": torch.get_rng_state(),
-                **({"ema": ema.model.state_dict()} if ema is not None else {})}, tmp)
-    tmp.replace(path)
+    with atomic_open(path) as fh:
+        torch.save({"meta": getattr(model, "meta", {}), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "model_config": model.config.to_dict(), "train_config": asdict(cfg), "step": step, "epoch": epoch,
+                    "frozen": frozen, "torch_rng": torch.get_rng_state(),
+                    **({"ema": ema.model.state_dict()} if ema is not None else {})},
+                   fh)
 
 
 def main(argv=None) -> int:
@@ -460,16 +477,24 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch threads (1 per run when running two at once)")
+    ap.add_argument("--threads", type=int, default=TrainConfig.threads,
+                    help="torch threads (1 per run when running two at once)")
     ap.add_argument("--workers", type=int, default=1, help="data-parallel processes (2 on a 2-core CPU)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="fine-tune this checkpoint (the shipped default or the released EmoTalk.pth)")
     ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
     ap.add_argument("--name", default="EmoTalk default (small, synthetic corpus)")
     args = ap.parse_args(argv)
     cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads)
-    model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume, workers=args.workers,
-                  unfreeze=args.unfreeze)
+    try:
+        if args.init:
+            load_checkpoint(args.init)  # a bad file is one line before the run starts
+        model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume,
+                      workers=args.workers, unfreeze=args.unfreeze, init=args.init)
+    except EmoTalkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.export:
         meta = {"name": args.name, "licence": "GPL-3.0-or-later", "corpus": str(args.corpus), **model.meta}
         save_checkpoint(model, args.export, meta=meta)

@@ -145,7 +145,8 @@ ESPEAK: dict[str, tuple[str, ...]] = {
     "I": ("IH",), "I2": ("IH",), "I#": ("IH",), "i": ("IY",), "i:": ("IY",), "i@": ("IY", "SCHWA"), "i@3": ("IY", "ER"),
     "@": ("SCHWA",), "@2": ("SCHWA",), "@5": ("SCHWA",), "@-": ("SCHWA",), "3": ("ER",), "3:": ("ER",), "@r": ("ER",),
     "U": ("UH",), "U@": ("UH", "ER"), "u:": ("UW",), "u": ("UW",),
-    "aI": ("AA", "IY"), "aI@": ("AA", "IY", "SCHWA"), "aI3": ("AA", "IY", "ER"), "aU": ("AA", "UH"), "aU@": ("AA", "UH", "SCHWA"),
+    "aI": ("AA", "IY"), "aI@": ("AA", "IY", "SCHWA"), "aI3": ("AA", "IY", "ER"),
+    "aU": ("AA", "UH"), "aU@": ("AA", "UH", "SCHWA"),
     "OI": ("AO", "IY"), "oU": ("OW", "UW"), "@U": ("SCHWA", "UW"), "oU#": ("OW", "UW"),
 }
 _ESPEAK_PAUSE = re.compile(r"^_")

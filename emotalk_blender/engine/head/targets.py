@@ -167,24 +167,31 @@ def _left_targets(ctx: _Ctx) -> dict[str, np.ndarray]:
     z_brow = _smooth((z - 0.016) / 0.008) * skin
 
     # ---- brows
-    t["browDownLeft"] = vec([-0.0015, -0.001, -0.0048]) * (_fall(p, [0.026, -0.084, 0.036], [0.026, 0.03, 0.017]) * z_brow * gl)[:, None]
-    t["browInnerUp"] = vec([0.0, -0.0005, 0.0065]) * ((_fall(p, [0.013, -0.086, 0.036], [0.02, 0.03, 0.03])
-                                                        + _fall(p, [-0.013, -0.086, 0.036], [0.02, 0.03, 0.03])) * z_brow)[:, None]
-    t["browOuterUpLeft"] = vec([0.0, 0.0, 0.0058]) * (_fall(p, [0.043, -0.073, 0.038], [0.02, 0.03, 0.022]) * z_brow * gl)[:, None]
+    t["browDownLeft"] = vec([-0.0015, -0.001, -0.0048]) * (
+        _fall(p, [0.026, -0.084, 0.036], [0.026, 0.03, 0.017]) * z_brow * gl)[:, None]
+    t["browInnerUp"] = vec([0.0, -0.0005, 0.0065]) * (
+        (_fall(p, [0.013, -0.086, 0.036], [0.02, 0.03, 0.03])
+         + _fall(p, [-0.013, -0.086, 0.036], [0.02, 0.03, 0.03])) * z_brow)[:, None]
+    t["browOuterUpLeft"] = vec([0.0, 0.0, 0.0058]) * (
+        _fall(p, [0.043, -0.073, 0.038], [0.02, 0.03, 0.022]) * z_brow * gl)[:, None]
 
     # ---- cheeks and nose
     puff = (_fall(p, [0.042, -0.072, -0.040], [0.022, 0.03, 0.022])
             + _fall(p, [-0.042, -0.072, -0.040], [0.022, 0.03, 0.022])) * skin
     t["cheekPuff"] = ctx.normals * (0.011 * puff)[:, None]
-    t["cheekSquintLeft"] = (vec([0.0, -0.001, 0.0042]) * (_fall(p, [0.038, -0.075, -0.012], [0.02, 0.03, 0.02]) * skin * gl)[:, None]
+    t["cheekSquintLeft"] = (vec([0.0, -0.001, 0.0042])
+                            * (_fall(p, [0.038, -0.075, -0.012], [0.02, 0.03, 0.02]) * skin * gl)[:, None]
                             + _lid_offsets(ctx, 0.0, 0.15))
-    t["noseSneerLeft"] = vec([0.0008, -0.0004, 0.0042]) * (_fall(p, [0.012, -0.088, -0.010], [0.014, 0.03, 0.02]) * skin * gl)[:, None]
+    t["noseSneerLeft"] = vec([0.0008, -0.0004, 0.0042]) * (
+        _fall(p, [0.012, -0.088, -0.010], [0.014, 0.03, 0.02]) * skin * gl)[:, None]
 
     # ---- eyes
     t["eyeBlinkLeft"] = _lid_offsets(ctx, -0.995, 0.0)
     t["eyeWideLeft"] = _lid_offsets(ctx, 0.30, -0.12)
     t["eyeSquintLeft"] = (_lid_offsets(ctx, -0.10, 0.32)
-                          + vec([0.0, -0.0008, 0.0022]) * (_fall(p, shape.EYE_CENTRE + [0.0, -0.012, -0.016], [0.016, 0.03, 0.01]) * skin * gl)[:, None])
+                          + vec([0.0, -0.0008, 0.0022])
+                          * (_fall(p, shape.EYE_CENTRE + [0.0, -0.012, -0.016], [0.016, 0.03, 0.01])
+                             * skin * gl)[:, None])
     ball = (ctx.part == EYE_L)[:, None]
     e = shape.EYE_CENTRE
     t["eyeLookUpLeft"] = _rot_x(p, e, np.full(len(p), -EYE_LOOK_UPDOWN)) * ball
@@ -211,13 +218,16 @@ def _left_targets(ctx: _Ctx) -> dict[str, np.ndarray]:
     t["mouthLeft"] = vec([0.0095, 0.0005, 0.0]) * around[:, None]
     corner_f = lambda r, dc=(0, 0, 0): _fall(p, C + np.asarray(dc), r) * soft * gl  # noqa: E731
     t["mouthSmileLeft"] = (vec([0.0062, 0.0032, 0.0068]) * corner_f([0.026, 0.03, 0.024])[:, None]
-                           + vec([0.0, -0.001, 0.003]) * (_fall(p, [0.036, -0.075, -0.024], [0.018, 0.03, 0.018]) * skin * gl)[:, None])
+                           + vec([0.0, -0.001, 0.003])
+                           * (_fall(p, [0.036, -0.075, -0.024], [0.018, 0.03, 0.018]) * skin * gl)[:, None])
     t["mouthFrownLeft"] = vec([0.0015, 0.0, -0.006]) * corner_f([0.022, 0.03, 0.022])[:, None]
     t["mouthDimpleLeft"] = vec([0.0025, 0.0055, 0.0004]) * corner_f([0.02, 0.03, 0.02], (0.003, 0.0, 0.0))[:, None]
     t["mouthStretchLeft"] = vec([0.0068, 0.0016, -0.0032]) * corner_f([0.028, 0.03, 0.026])[:, None]
     side_lip = lambda c: _fall(p, c, [0.021, 0.03, 0.022]) * soft * gl  # noqa: E731
-    t["mouthLowerDownLeft"] = vec([0.0, -0.001, -0.0058]) * (side_lip([0.011, -0.09, shape.MOUTH_Z - 0.004]) * (lo + 0.5 * (ctx.lip_side == 0)))[:, None]
-    t["mouthUpperUpLeft"] = vec([0.0, -0.001, 0.0055]) * (side_lip([0.011, -0.09, shape.MOUTH_Z + 0.004]) * (up + 0.5 * (ctx.lip_side == 0)))[:, None]
+    t["mouthLowerDownLeft"] = vec([0.0, -0.001, -0.0058]) * (
+        side_lip([0.011, -0.09, shape.MOUTH_Z - 0.004]) * (lo + 0.5 * (ctx.lip_side == 0)))[:, None]
+    t["mouthUpperUpLeft"] = vec([0.0, -0.001, 0.0055]) * (
+        side_lip([0.011, -0.09, shape.MOUTH_Z + 0.004]) * (up + 0.5 * (ctx.lip_side == 0)))[:, None]
     press = side_lip([0.012, -0.09, shape.MOUTH_Z]) * lips
     t["mouthPressLeft"] = np.stack([0.001 * press, 0.0014 * press, -0.38 * (z - shape.MOUTH_Z) * press], 1)
     roll_w_lo = lips * lo * _smooth((abs(C[0]) + 0.002 - np.abs(x)) / 0.01)
@@ -229,10 +239,12 @@ def _left_targets(ctx: _Ctx) -> dict[str, np.ndarray]:
     at_line = p.copy()
     at_line[:, 2] = shape.MOUTH_Z
     f_lo = np.where(lo | (ctx.lip_side == 0), _fall(p, [0.0, -0.085, -0.066], [0.032, 0.035, 0.03]),
-                    _fall(at_line, [0.0, -0.085, -0.066], [0.032, 0.035, 0.03]) * _smooth(1 - (zc - shape.MOUTH_Z) / 0.008))
+                    _fall(at_line, [0.0, -0.085, -0.066], [0.032, 0.035, 0.03])
+                    * _smooth(1 - (zc - shape.MOUTH_Z) / 0.008))
     t["mouthShrugLower"] = vec([0.0, -0.0028, 0.0036]) * (f_lo * soft)[:, None]
     f_up = np.where(up | (ctx.lip_side == 0), _fall(p, [0.0, -0.09, -0.040], [0.03, 0.035, 0.02]),
-                    _fall(at_line, [0.0, -0.09, -0.040], [0.03, 0.035, 0.02]) * _smooth(1 - (shape.MOUTH_Z - zc) / 0.008))
+                    _fall(at_line, [0.0, -0.09, -0.040], [0.03, 0.035, 0.02])
+                    * _smooth(1 - (shape.MOUTH_Z - zc) / 0.008))
     t["mouthShrugUpper"] = vec([0.0, -0.0022, 0.0032]) * (f_up * soft)[:, None]
 
     # ---- tongue: out between parted lips (the jaw drops a little to let it through)

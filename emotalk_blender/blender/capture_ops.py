@@ -1,0 +1,223 @@
+"""*Capture from video*: a video's face as a new take, with the video's sound at the start frame.
+
+Like Generate: synchronous from scripts and in background mode (``execute``); modal from the UI
+(``invoke``), the capture in a worker thread over an engine Job, a timer drains its progress, Esc or
+Cancel stops it, and the take is written on the main thread (``scene_writer.write_take``: a new
+add-on-owned Action, one undo step, the scene unchanged on any failure).
+"""
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+
+from ..engine.capture.base import CaptureError, load_capture_backend, parse_crop
+from ..engine.errors import EmoTalkError
+from . import addon_name, operators, retarget, scene_writer
+from .props import MAX_FRAME
+
+BACKEND_ITEMS = (("mediapipe", "MediaPipe", "MediaPipe Face Landmarker (needs the mediapipe package and "
+                  "face_landmarker.task)"),
+                 ("resnet", "ResNet", "The project's own capture network (a fixed face crop when no detector)"))
+
+
+def capture_model(context=None) -> str:
+    """The Preferences' capture model file ('' when unset or the add-on is not enabled)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(addon_name())
+    path = getattr(addon.preferences, "capture_model", "") if addon is not None else ""
+    return bpy.path.abspath(path) if path else ""
+
+
+class EMOTALK_PG_capture(bpy.types.PropertyGroup):
+    video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Video of a face speaking")
+    backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
+    crop: StringProperty(name="Face crop", description="Fixed crop x,y,w,h in video pixels (empty: none)")
+    smooth: BoolProperty(name="Smoothing", default=True, description="Savitzky-Golay 5/2, as the 3D-ETF data")
+
+
+def _display(context, running: bool, progress: float = 0.0, message: str = "") -> None:
+    job = getattr(context.window_manager, "emotalk_job", None)
+    if job is not None:
+        job.running, job.progress, job.message = running, progress, message
+        if running:
+            job.cancel_requested = False
+
+
+class EMOTALK_OT_capture_video(bpy.types.Operator):
+    """Capture the face in a video onto the active object's shape keys as a new take (with its sound)"""
+
+    bl_idname = "emotalk.capture_video"
+    bl_label = "Capture from video"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Video", subtype="FILE_PATH")
+    backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
+    capture_model: StringProperty(name="Capture model", subtype="FILE_PATH", options={"SKIP_SAVE"},
+                                  description="Model file; empty: the one in Preferences")
+    crop: StringProperty(name="Face crop", description="x,y,w,h in video pixels (empty: none)")
+    smooth: BoolProperty(name="Smoothing", default=True)
+    start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
+
+    @classmethod
+    def poll(cls, context):
+        job = getattr(context.window_manager, "emotalk_job", None)
+        return job is None or not job.running
+
+    def _prepare(self, context):
+        """Every check before the long work: target, video, crop, model, backend; returns (obj, info, backend)."""
+        from ..engine.capture.capture import prepare
+
+        obj = context.active_object
+        retarget.shape_keys_of(obj)
+        if not retarget.mapping_of(obj).channels:
+            raise retarget.TargetError(f"No ARKit channel matches a shape key of {obj.name!r}: edit the mapping")
+        if not self.filepath:
+            raise CaptureError("No video chosen")
+        info = prepare(bpy.path.abspath(self.filepath))
+        try:
+            crop = parse_crop(self.crop)
+        except ValueError as exc:
+            raise CaptureError(str(exc)) from None
+        model = bpy.path.abspath(self.capture_model) if self.capture_model else capture_model(context)
+        return obj, info, load_capture_backend(self.backend, model or None, crop=crop)
+
+    def _finish(self, context, obj, cap):
+        stem = os.path.splitext(os.path.basename(cap.info.path))[0]
+        take = scene_writer.write_take(
+            obj, cap.weights, scene=context.scene, start_frame=self.start_frame,
+            audio_path=cap.info.path if cap.audio is not None else None, name=f"EmoTalk_capture_{stem}",
+            meta={"video": os.path.abspath(cap.info.path), "capture": cap.backend, "smooth": self.smooth,
+                  "video_frames": cap.video_frames, "faceless_frames": cap.faceless})
+        context.scene.emotalk.last_take = take.summary()
+        for warning in take.warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"{take.summary()} ({cap.report()})")
+        return take
+
+    def execute(self, context):
+        from ..engine.capture.capture import capture_video
+
+        try:
+            obj, info, backend = self._prepare(context)
+            try:
+                cap = capture_video(info, backend, smooth=self.smooth)
+            finally:
+                backend.close()
+            self._finish(context, obj, cap)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+    # -- interactive: worker thread + timer + queue (as Generate) ----------------------------
+    def invoke(self, context, event):
+        if bpy.app.background:  # no event loop: timers would never fire
+            return self.execute(context)
+        from ..engine.capture.job import CaptureJob
+
+        try:
+            obj, info, backend = self._prepare(context)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._object_name = obj.name
+        self._job = CaptureJob(info, backend, smooth=self.smooth).start()
+        _display(context, True, 0.0, "Capturing")
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        operators._jobs.append(self)  # stopped with the others on unregister
+        return {"RUNNING_MODAL"}
+
+    def stop(self, context):
+        """Cancel the worker, remove the timer, clear the job display (every exit path)."""
+        self._job.cancel()
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        _display(context, False)
+        if self in operators._jobs:
+            operators._jobs.remove(self)
+        operators._redraw(context)
+
+    def modal(self, context, event):
+        display = context.window_manager.emotalk_job
+        if event.type == "ESC" or display.cancel_requested:
+            self._job.cancel()
+        if event.type not in {"TIMER", "ESC"} and not display.cancel_requested:
+            return {"PASS_THROUGH"}
+        state = self._job.poll()
+        if state == "running":
+            display.progress, display.message = self._job.progress, self._job.message
+            operators._redraw(context)
+            return {"PASS_THROUGH"}
+        self.stop(context)
+        if state == "cancelled":
+            self.report({"INFO"}, "Capture cancelled: the scene is unchanged")
+            return {"CANCELLED"}
+        if state == "error":
+            error = self._job.error
+            self.report({"ERROR"}, str(error) if isinstance(error, EmoTalkError)
+                        else f"{type(error).__name__}: {error}")
+            return {"CANCELLED"}
+        try:
+            self._finish(context, bpy.data.objects.get(self._object_name), self._job.result)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+    def cancel(self, context):  # Blender calls this when the window closes mid-job
+        self.stop(context)
+
+
+class EMOTALK_PT_capture(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "EmoTalk"
+    bl_label = "Capture from video"
+    bl_parent_id = "EMOTALK_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.emotalk_capture
+        layout.prop(settings, "video_path")
+        row = layout.row()
+        row.prop(settings, "backend", text="")
+        row.prop(settings, "smooth")
+        if settings.backend == "resnet":
+            layout.prop(settings, "crop")
+        elif not capture_model(context):
+            layout.label(text="Set the capture model (face_landmarker.task) in Preferences", icon="ERROR")
+        obj = context.active_object
+        row = layout.row()
+        row.enabled = retarget.shape_keys_of(obj, required=False) is not None if obj else False
+        op = row.operator(EMOTALK_OT_capture_video.bl_idname, icon="FILE_MOVIE")
+        op.filepath, op.backend, op.crop = settings.video_path, settings.backend, settings.crop
+        op.smooth, op.start_frame = settings.smooth, context.scene.emotalk.start_frame
+
+
+def draw_preferences(layout, addon_prefs) -> None:
+    """The Preferences' capture box: the model file and Install MediaPipe (through the torch installer)."""
+    import importlib.util
+
+    from ..engine.capture import install
+
+    box = layout.box()
+    box.label(text="Capture from video", icon="FILE_MOVIE")
+    box.prop(addon_prefs, "capture_model")
+    found = importlib.util.find_spec(install.MODULE) is not None
+    row = box.row()
+    row.label(text="MediaPipe is installed" if found else "MediaPipe is not installed (about 110 MB with OpenCV)",
+              icon="INFO" if found else "ERROR")
+    if not found:
+        op = row.operator("emotalk.install_torch", text="Install MediaPipe", icon="IMPORT")
+        op.packages = " ".join(install.mediapipe_requirements())
+        op.module = install.MODULE
+        op.index = install.PYPI_INDEX
+
+
+classes = (EMOTALK_PG_capture, EMOTALK_OT_capture_video, EMOTALK_PT_capture)
+POINTERS = ((bpy.types.Scene, "emotalk_capture", EMOTALK_PG_capture),)

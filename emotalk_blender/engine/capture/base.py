@@ -1,0 +1,60 @@
+"""The capture backend interface and its loader: one RGB frame in, 52 weights (or no face) out."""
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import EmoTalkError
+
+CAPTURE_BACKENDS: tuple[str, ...] = ("mediapipe", "resnet")
+
+
+class CaptureError(EmoTalkError):
+    """A video, capture model or capture backend that cannot be used (message names the file)."""
+
+
+Crop = tuple[int, int, int, int]  # x, y, w, h in pixels of the decoded frame
+
+
+@runtime_checkable
+class CaptureBackend(Protocol):
+    """Frames in order, one call each; a backend may keep state between frames (tracking)."""
+
+    name: str
+
+    def weights(self, rgb: np.ndarray) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB frame -> (52,) float32 in the released order, or None (no face)."""
+        ...
+
+    def close(self) -> None:
+        """Release the model (files, threads); the backend is not used afterwards."""
+        ...
+
+
+def parse_crop(text: str | None) -> Crop | None:
+    """``"x,y,w,h"`` -> a crop tuple (None for empty); ValueError on anything else."""
+    if not text:
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ValueError(f"crop {text!r}: expected x,y,w,h in pixels")
+    x, y, w, h = (int(p) for p in parts)
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise ValueError(f"crop {text!r}: x and y must be >= 0 and w, h > 0")
+    return x, y, w, h
+
+
+def load_capture_backend(name: str, model_path=None, crop: Crop | None = None) -> CaptureBackend:
+    """The backend ``name`` ("mediapipe" | "resnet") with its model file; CaptureError when unusable."""
+    if name not in CAPTURE_BACKENDS:
+        raise CaptureError(f"capture backend {name!r}: expected one of {', '.join(CAPTURE_BACKENDS)}")
+    module_name = f"{__package__}.{'mediapipe_backend' if name == 'mediapipe' else 'resnet'}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise CaptureError(f"the {name} capture backend is not part of this build") from None
+    return module.load(model_path, crop=crop)
