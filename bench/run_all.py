@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_keyframes.py", "bench_transform.py", "bench_generate.py", "bench_numpy.py", "bench_engine.py"]
+BENCHES = ["bench_keyframes.py", "bench_transform.py", "bench_generate.py", "bench_numpy.py", "bench_engine.py",
+           "bench_capture.py"]
 
 if __name__ == "__main__":
     failed = 0

@@ -6,6 +6,7 @@ written by a subprocess that drops to ``nobody`` (root ignores permission bits).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -231,7 +232,8 @@ def test_devices():
             continue
         with pytest.raises(DeviceError) as err:
             check_device(name)
-        assert str(err.value) == f"device {name!r} is not available on this machine; available here: {listing_}"
+        why = "" if importlib.util.find_spec("torch") else " (PyTorch is not installed: only the CPU is available)"
+        assert str(err.value) == f"device {name!r} is not available on this machine{why}; available here: {listing_}"
     with pytest.raises(DeviceError, match=r"^unknown device 'xpu'; use cpu, cuda, cuda:N or mps \(available here: cpu"):
         check_device("xpu")
 

@@ -205,3 +205,10 @@ def test_capture_error_is_an_emotalk_error():
     from emotalk_blender.engine.errors import EmoTalkError
 
     assert issubclass(CaptureError, EmoTalkError)
+
+
+def test_install_mediapipe_keeps_the_hosts_numpy():
+    from emotalk_blender.engine.capture.install import mediapipe_requirements
+
+    assert mediapipe_requirements("1.26.4") == ["mediapipe==1.2.3", "numpy==1.26.4", "opencv-contrib-python==4.11.0.86"]
+    assert mediapipe_requirements("2.3.1") == ["mediapipe==1.2.3", "numpy==2.3.1"]

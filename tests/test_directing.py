@@ -169,3 +169,28 @@ def test_direction_errors_before_work(tmp_path, neutral_line):
     with pytest.raises(EmotionError, match=r"bare.presets.npz: no emotion presets for this model"):
         _take(neutral_line, checkpoint=str(bare), emotion_source="named", emotion="happy")
     assert _take(neutral_line, checkpoint=str(bare)).shape[1] == 52  # the voice needs no presets
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "emotalk_blender", "generate", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def test_cli_flags_match_the_api_and_fail_in_one_line(neutral_line, tmp_path):
+    out = tmp_path / "d.npy"
+    r = _cli(neutral_line, "-o", out, "--backend", "torch", "--precision", "fp32", "--emotion", "happy:0.6",
+             "--emotion-track", "0:neutral,1:happy:0.6", "--crossfade", "4", "--upper-face", "1.2", "--lip-open", "0.1",
+             "--blink-rate", "2", "--gaze", "0.5", "--gaze-seed", "3")
+    assert r.returncode == 0, r.stderr
+    want = _take(neutral_line, emotion_source="named", emotion="happy", emotion_mix=0.6,
+                 emotion_track="0:neutral,1:happy:0.6", crossfade=4, upper_face=1.2, lip_open=0.1, blink_rate=2.0,
+                 gaze=0.5, gaze_seed=3)
+    assert np.array_equal(np.load(out), want)
+    for flags, message in ((["--emotion", "joy"], "--emotion joy: emotion 'joy' is not an emotion; expected one of"),
+                           (["--lower-face", "-1"], "--lower-face must lie in 0..2"),
+                           (["--emotion-track", "1:sad,0:happy"], "--emotion-track 1:sad,0:happy: the times must"),
+                           (["--emotion-ref", tmp_path / "none.wav"], "none.wav: no such audio file")):
+        bad = tmp_path / "bad.npy"
+        r = _cli(neutral_line, "-o", bad, *flags)
+        assert r.returncode == 1 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert not bad.exists()

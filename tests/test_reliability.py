@@ -112,7 +112,8 @@ def test_missing_device_lists_what_there_is(tmp_path, speech_wav, device):
         pytest.skip(f"this machine has {device}")
     from emotalk_blender.engine.devices import available_devices
 
-    proc = cli("generate", speech_wav, "-o", tmp_path / "x.npy", "--device", device, "--checkpoint", tmp_path / "none.pt")
+    proc = cli("generate", speech_wav, "-o", tmp_path / "x.npy", "--device", device,
+               "--checkpoint", tmp_path / "none.pt")
     assert one_line_error(proc) == (f"device {device!r} is not available on this machine; "
                                     f"available here: {', '.join(available_devices())}")
     assert listing(tmp_path) == []

@@ -86,7 +86,8 @@ def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True
             "smooth": smooth, "blinks": blinks, "checkpoint": checkpoint or "default"}
     stored = {f: getattr(settings, f) for f in directing.FIELDS if hasattr(settings, f)}
     stored.update(filepath=meta["audio"], level=level, person=person, smooth=smooth, blinks=blinks, seed=seed,
-                  start_frame=start_frame, checkpoint=checkpoint or "", emotion_reference=settings.emotion_reference or "",
+                  start_frame=start_frame, checkpoint=checkpoint or "",
+                  emotion_reference=settings.emotion_reference or "",
                   version=directing.SETTINGS_VERSION)
     meta[directing.SETTINGS_KEY] = json.dumps(stored, sort_keys=True)  # what Regenerate reads
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,

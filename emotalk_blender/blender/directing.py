@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..engine.constants import EMOTIONS, FPS

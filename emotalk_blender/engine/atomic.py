@@ -31,6 +31,7 @@ _REASONS = {
     errno.ENAMETOOLONG: "name too long",
     errno.EIO: "input/output error",
 }
+_NEARLY_FULL = 1 << 20  # bytes free below which an unexplained write failure is a full disk
 _MAX_NAME = 200  # temp names add ~20 characters; stay under the usual 255-byte limit
 
 
@@ -46,12 +47,18 @@ def reason(exc: OSError) -> str:
 def output_error(target, exc: OSError) -> OutputError:
     """``TARGET: cannot write (REASON)``: one line."""
     why = reason(exc)
-    if exc.errno is None:  # a library's own short-write report: say "disk full" when it is
+    folder = Path(target).parent
+    # A library's own short-write report has no errno, and Blender 4.2 reports a full disk as "No such
+    # file or directory": when the folder is there, the free space tells.
+    if exc.errno is None or (exc.errno == errno.ENOENT and folder.is_dir()):
         try:
-            if shutil.disk_usage(Path(target).parent).free == 0:
-                why = f"disk full: {why}"
+            nearly_full = shutil.disk_usage(folder).free < _NEARLY_FULL
         except OSError:
-            pass
+            nearly_full = False
+        if nearly_full:
+            why = "disk full"
+        elif exc.errno == errno.ENOENT:
+            why = f"the writer reported: {exc.strerror}"
     return OutputError(f"{target}: cannot write ({why})")
 
 

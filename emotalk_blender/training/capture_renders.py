@@ -357,7 +357,8 @@ def mediapipe_pairs(video_paths, model_path, size: int = 128, every: int = 1) ->
                 box = face_box(rgb)
                 if box is None:
                     continue
-                square = resnet.square_box(box, rgb.shape[1], rgb.shape[0], resnet.FACE_BOX_SCALE)
+                square = resnet.square_box(box, rgb.shape[1], rgb.shape[0], resnet.FACE_BOX_SCALE,
+                                           resnet.FACE_BOX_LIFT)
                 images.append(_resize(resnet.cut(rgb, square), size))
                 weights.append(w)
     finally:

@@ -53,15 +53,26 @@ def errors(pred: np.ndarray, truth: np.ndarray, mean: np.ndarray) -> dict:
     return out
 
 
-def batch_tensor(torch, images: np.ndarray, rng: np.random.Generator | None, shift: int = 6):
-    """uint8 (B, S, S, 3) -> normalised (B, 3, S, S); with ``rng``, each image moved by up to ``shift`` px."""
+def batch_tensor(torch, images: np.ndarray, rng: np.random.Generator | None):
+    """uint8 (B, S, S, 3) -> normalised (B, 3, S, S); with ``rng``, each image moved by up to S / 20 px."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
-    if rng is not None and shift:
-        size = x.shape[-1]
+    size = x.shape[-1]
+    shift = max(1, size // 20)
+    if rng is not None:
         padded = torch.nn.functional.pad(x, (shift,) * 4)
         offs = rng.integers(0, 2 * shift + 1, (len(x), 2))
         x = torch.stack([padded[i, :, dy:dy + size, dx:dx + size] for i, (dy, dx) in enumerate(offs)])
     return resnet.normalise(x)
+
+
+def resized(torch, images: np.ndarray, size: int, chunk: int = 256) -> np.ndarray:
+    """uint8 (N, S, S, 3) -> (N, size, size, 3), antialiased bilinear as the backend resizes its crops."""
+    out = np.empty((len(images), size, size, 3), np.uint8)
+    for start in range(0, len(images), chunk):
+        x = torch.from_numpy(images[start:start + chunk]).permute(0, 3, 1, 2).float()
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start:start + chunk] = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
 
 
 def predict(torch, model, images: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -111,6 +122,8 @@ def train(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     images, weights, sources = load_pairs(args)
+    if args.input_size and args.input_size != images.shape[1]:
+        images = resized(torch, images, args.input_size)
     tr, va = split(len(images), args.val_share, args.seed)
     config = resnet.ResNetConfig(size=int(images.shape[1]), widths=tuple(args.widths), blocks=tuple(args.blocks))
     model = resnet.build(config)
@@ -183,10 +196,27 @@ def train(args) -> dict:
                    "sources": sources}, fh, indent=1)
     if args.export:
         meta = {"trained_on": sources, "steps": step, "minutes": round(elapsed / 60, 2), "seed": args.seed,
-                "train_pairs": int(len(tr)), "val_pairs": int(len(va)), "val": metrics}
+                "train_pairs": int(len(tr)), "val_pairs": int(len(va)), "val": metrics,
+                "train_mean": [round(float(v), 6) for v in mean]}
         resnet.save(args.export, model, config, meta)
         print(f"exported {args.export}", file=sys.stderr)
     return metrics
+
+
+def evaluate_model(model_path, folders) -> dict:
+    """Errors of exported weights on the pairs in ``folders`` (all of them), against its training mean."""
+    torch = resnet.import_torch()
+    model, _config, meta = resnet.load_model(model_path)
+    if "train_mean" not in meta:
+        raise EmoTalkError(f"{model_path}: its header has no training mean to compare with")
+    images, weights = [], []
+    for f in folders:
+        img, w = capture_renders.read_pairs(f)
+        images.append(img)
+        weights.append(w)
+    images, weights = np.concatenate(images), np.concatenate(weights)
+    return {"pairs": int(len(images)), **errors(predict(torch, model, images), weights,
+                                                np.asarray(meta["train_mean"], np.float32))}
 
 
 def main(argv=None) -> int:
@@ -196,6 +226,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", nargs="*", default=[], help="pairs folders written by capture_renders")
     ap.add_argument("--renders", type=int, default=0, help="render N pairs of the default head (random weights)")
     ap.add_argument("--size", type=int, default=128, help="image size of --renders")
+    ap.add_argument("--input-size", type=int, default=0, help="network input size (default: the pairs' size)")
     ap.add_argument("--minutes", type=float, default=0.0, help="training time budget")
     ap.add_argument("--steps", type=int, default=0, help="training steps (0: until --minutes)")
     ap.add_argument("--batch", type=int, default=32)
@@ -209,10 +240,19 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export", help="write the weights here (.safetensors) for the resnet capture backend")
+    ap.add_argument("--evaluate", metavar="WEIGHTS",
+                    help="no training: errors of these exported weights on every pair of --pairs (written to OUT)")
     args = ap.parse_args(argv)
-    if not args.minutes and not args.steps:
-        ap.error("give --minutes or --steps")
+    if not args.minutes and not args.steps and not args.evaluate:
+        ap.error("give --minutes or --steps (or --evaluate WEIGHTS)")
     try:
+        if args.evaluate:
+            result = evaluate_model(args.evaluate, args.pairs)
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            with atomic_open(Path(args.out) / "evaluate.json", "w", encoding="utf-8") as fh:
+                json.dump(result, fh, indent=1)
+            print(json.dumps(result))
+            return 0
         train(args)
     except EmoTalkError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
+from ..engine.atomic import write_text
 from ..engine.audio import load_audio
 from ..engine.inference import predict
 from ..engine.constants import EMOTIONS
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
     res = evaluate(args.corpus, args.checkpoint, args.limit, args.threads, args.precision)
     text = json.dumps(res, indent=1)
     if args.out:
-        Path(args.out).write_text(text)
+        write_text(args.out, text)
     summary = {k: v for k, v in res["synthetic"].items() if not isinstance(v, dict)}
     print(json.dumps({"synthetic": summary, "real": res["real"]}, indent=1))
     return 0

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.atomic import write_text
 from ..engine.audio import load_audio
 from ..engine.constants import EMOTIONS, SAMPLE_RATE
 from .corpus import load_manifest
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        write_text(args.out, text + "\n")
     return 0
 
 

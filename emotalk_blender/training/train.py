@@ -16,6 +16,11 @@ regressing-to-the-mean model do. What the emotion encoder hears is resampled by 
 use an exponential moving average of the weights (``ema``). A separate emotion-loss weight for
 real prompts (``w_cls_real``) is a knob, measured no better.
 
+``--init CHECKPOINT`` fine-tunes a trained model (the shipped default, the released EmoTalk.pth: loaded
+strictly by engine/checkpoint.py, with its own configuration) instead of starting from random weights,
+e.g. on a corpus from your videos (``corpus from-video``), whose unpaired clips train by
+self-reconstruction.
+
 Resumable (``--resume``: the run directory's ``last.pt`` holds model, weight average, optimiser,
 step, RNG states; ``--resume --steps N`` with N the steps already run exports without training),
 seeded, logs every step's losses to ``log.jsonl`` and draws ``loss.png`` (matplotlib, a training

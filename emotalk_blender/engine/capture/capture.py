@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arkit import NUM_BLENDSHAPES
-from ..constants import FPS, SAMPLE_RATE, frames_for_samples
+from ..constants import FPS, frames_for_samples
 from ..errors import Cancelled
 from ..postprocess import smooth as savgol_smooth
 from ..takes import resample
@@ -123,7 +123,3 @@ def capture_video(info: video.VideoInfo | str, backend: CaptureBackend, *, smoot
     return Capture(weights=weights, audio=audio, info=info, video_frames=len(mask), faceless=int((~mask).sum()),
                    backend=getattr(backend, "name", type(backend).__name__),
                    missing_channels=tuple(getattr(backend, "missing_channels", ())))
-
-
-def audio_seconds(audio: np.ndarray | None) -> float:
-    return 0.0 if audio is None else len(audio) / SAMPLE_RATE

@@ -14,17 +14,19 @@ from typing import Callable
 
 import numpy as np
 
-from .. import safetensors_io
+from .. import paths, safetensors_io
 from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from ..errors import CheckpointError
 from .base import CaptureError, Crop
 
 FORMAT = "emotalk-capture-resnet"
 FORMAT_VERSION = 1
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "capture_resnet.safetensors"
-# A landmark box is tight (forehead to chin, cheek to cheek); training renders frame brows to chin with
-# 20 % room (capture_renders.FRAME_MARGIN), so boxes are widened to about the same framing.
-FACE_BOX_SCALE = 1.25
+DEFAULT_WEIGHTS = ("models", "capture_resnet.safetensors")  # shipped beside the default model (models/CAPTURE.md)
+# MediaPipe's landmark box is tight (mid-forehead to chin); the training renders frame brows to chin with
+# room (capture_renders.FRAME_MARGIN). Measured on the default head's preview: the render crop is 1.75x
+# the landmark box's height, centred 7 % of that height higher.
+FACE_BOX_SCALE = 1.75
+FACE_BOX_LIFT = 0.07
 
 _COUNTERS = "num_batches_tracked"  # batch-norm step counters: training state, not weights, not saved
 FaceBox = Callable[[np.ndarray], "Crop | None"]  # RGB frame -> face box in pixels, or None (no face)
@@ -66,11 +68,11 @@ def build(config: ResNetConfig):
     return CaptureResNet(config.widths, config.blocks, len(config.channels))
 
 
-def square_box(box, frame_w: int, frame_h: int, scale: float = 1.0) -> tuple[int, int, int, int]:
-    """The square of side ``scale * max(w, h)`` centred on ``box``, in pixels (may run off the frame)."""
+def square_box(box, frame_w: int, frame_h: int, scale: float = 1.0, lift: float = 0.0) -> tuple[int, int, int, int]:
+    """The square of side ``scale * max(w, h)`` centred ``lift * h`` above ``box``'s centre (may run off the frame)."""
     x, y, w, h = (float(v) for v in box)
     side = max(2, int(round(max(w, h) * scale)))
-    cx, cy = x + w / 2, y + h / 2
+    cx, cy = x + w / 2, y + h / 2 - lift * h
     return int(round(cx - side / 2)), int(round(cy - side / 2)), side, side
 
 
@@ -138,7 +140,7 @@ class ResNetBackend:
         h, w = rgb.shape[:2]
         if self.crop is None and self.face_box is not None:
             found = self.face_box(rgb)
-            return None if found is None else square_box(found, w, h, FACE_BOX_SCALE)
+            return None if found is None else square_box(found, w, h, FACE_BOX_SCALE, FACE_BOX_LIFT)
         return crop_pixels(self.crop, w, h)
 
     def predict(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -247,7 +249,7 @@ def load_model(path):
 
 def load(model_path=None, crop: Crop | None = None, face_box: FaceBox | None = None) -> ResNetBackend:
     """The resnet backend from ``model_path`` (default: the shipped weights) with a crop or a face detector."""
-    path = Path(model_path) if model_path else DEFAULT_WEIGHTS
+    path = Path(model_path) if model_path else paths.resource(*DEFAULT_WEIGHTS)
     if not path.is_file():
         raise CaptureError(f"{path}: no such capture ResNet weights file (train one with "
                            f"python -m emotalk_blender.training.capture_train)")
