@@ -36,7 +36,7 @@ from .emotalk_blender import register, unregister  # noqa: F401
 # What is shipped from each folder (anything else there is a development file).
 SHIPPED = {
     PACKAGE: ("*.py",),
-    "models": ("*.safetensors", "*.json", "*.md", "LICENSE*"),
+    "models": ("*.safetensors", "*.presets.npz", "*.json", "*.md", "LICENSE*"),  # presets: named emotions
     "flame_templates": ("*.npz", "*.md", "LICENSE*"),
 }
 EXCLUDED_DIRS = {"__pycache__", "training", "tests"}  # training code is dev-only

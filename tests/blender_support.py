@@ -66,7 +66,7 @@ def snapshot():
     """Everything a take may touch, as plain data, to compare before/after a failed run."""
     scene = bpy.context.scene
     editor = scene.sequence_editor
-    strips = sorted((s.name, s.channel, s.frame_start, s.mute) for s in compat.all_strips(scene))
+    strips = sorted((s.name, s.channel, compat.strip_start(s), s.mute) for s in compat.all_strips(scene))
     anim = {}
     for key in bpy.data.shape_keys:
         ad = key.animation_data

@@ -1,5 +1,6 @@
 """Headless batch (python -m emotalk_blender bake) and previews, with the real bpy module."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,39 @@ def test_create_head_and_contact_sheet_tiles_the_take(blender, tmp_path):
     # The preview set-up is undone: no camera left, render settings back.
     assert bpy.context.scene.camera is None and "EmoTalk preview" not in bpy.data.objects
     assert bpy.context.scene.render.resolution_x != 48
+
+
+ENABLED_BAKE = r'''
+import argparse, importlib, sys
+import bpy
+import addon_utils  # after bpy: the module comes with it
+repo, wav, out, ckpt = sys.argv[-4:]
+prefs = bpy.context.preferences
+prefs.extensions.repos.new(name="Bake", module="bake_test", custom_directory=repo, source="USER")
+mod = "bl_ext.bake_test.emotalk_blender"
+addon_utils.enable(mod, default_set=True)
+assert mod in prefs.addons
+bake = importlib.import_module(mod + ".emotalk_blender.blender.bake")
+parser = argparse.ArgumentParser()
+bake.add_arguments(parser)
+assert bake.run(parser.parse_args([wav, "-o", out, "--checkpoint", ckpt])) == 0
+assert mod in prefs.addons, "bake unloaded the extension"
+'''
+
+
+def test_bake_run_inside_a_blender_where_the_extension_is_enabled(tmp_path, speech_wav, tiny_checkpoint):
+    """bake.run() from a script in a Blender with the extension on: it must not reset the preferences."""
+    ext = tmp_path / "repo" / "emotalk_blender"  # an extension repo holding the source tree, as build.py lays it out
+    ext.mkdir(parents=True)
+    (ext / "blender_manifest.toml").write_text((ROOT / "blender_manifest.toml").read_text())
+    (ext / "__init__.py").write_text("from .emotalk_blender import register, unregister  # noqa: F401\n")
+    for name in ("emotalk_blender", "models", "flame_templates"):
+        (ext / name).symlink_to(ROOT / name)
+    (tmp_path / "bake.py").write_text(ENABLED_BAKE)
+    blend = tmp_path / "take.blend"
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
+    proc = subprocess.run([sys.executable, str(tmp_path / "bake.py"), str(ext.parent), str(speech_wav),
+                           str(blend), str(tiny_checkpoint)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert blend.stat().st_size > 10_000

@@ -93,7 +93,7 @@ def test_zip_holds_the_addon_and_no_dev_files(built_zip):
     names = zipfile.ZipFile(built_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     for needed in ("emotalk_blender/blender/operators.py", "emotalk_blender/engine/pipeline.py",
-                   "emotalk_blender/engine/arkit.py"):
+                   "emotalk_blender/engine/arkit.py", "models/emotalk_default.presets.npz"):
         assert needed in names
     bad = [n for n in names if n.startswith(("tests/", "bench/", "scripts/", ".", "dist/"))
            or "__pycache__" in n or n.endswith((".pyc", ".orig"))

@@ -180,6 +180,13 @@ def test_unreadable_and_missing_video(bad_videos, tmp_path, capsys):
     assert "nope.mp4: no such video file" in err
 
 
+def test_batch_outputs_that_collide_are_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "takes"
+    assert main(["capture", str(tmp_path / "a" / "x.mp4"), str(tmp_path / "b" / "x.mp4"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "would both write" in err and "x.npy" in err and not out.exists()
+
+
 @needs_grid
 def test_missing_model_file(tmp_path, capsys):
     err = _fails(capsys, tmp_path, GRID[0], "--capture-model", tmp_path / "face_landmarker.task")

@@ -64,7 +64,7 @@ def test_sampled_weights_are_sparse_and_plausible():
 def test_training_lowers_the_loss_and_exports_a_backend(tiny_pairs, tmp_path):
     args = Namespace(out=str(tmp_path / "run"), pairs=[str(tiny_pairs)], renders=0, size=64, input_size=0, minutes=0.0,
                      steps=40, batch=8, lr=3e-3, widths=[8, 16, 32, 64], blocks=[1, 1, 1, 1], val_share=0.25,
-                     seed=0, threads=2, log_every=10, eval_every=0, resume=False,
+                     seed=0, threads=1, log_every=10, eval_every=0, resume=False,
                      export=str(tmp_path / "capture.safetensors"))
     final = capture_train.train(args)
     log = json.loads((tmp_path / "run" / "metrics.json").read_text())["log"]

@@ -115,7 +115,9 @@ def _prepare_scene(args):
             raise EmoTalkError(f"{path}: no object named {args.object!r} (has: "
                                f"{', '.join(o.name for o in bpy.data.objects)})")
         return obj
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # Factory startup, not factory settings: those reset the preferences, which would unload this
+    # extension (and its bl_ext package) when bake runs inside a Blender where it is enabled.
+    bpy.ops.wm.read_homefile(use_factory_startup=True, use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0  # the take's own rate: no resampling
     ts = templates.load_template_set(resolve_template(args.template))

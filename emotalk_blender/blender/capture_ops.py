@@ -14,7 +14,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..engine.capture.base import CaptureError, load_capture_backend, parse_crop
 from ..engine.errors import EmoTalkError
-from . import addon_name, operators, retarget, scene_writer
+from . import addon_name, compat, operators, retarget, scene_writer
 from .props import MAX_FRAME
 
 BACKEND_ITEMS = (("mediapipe", "MediaPipe", "MediaPipe Face Landmarker (needs the mediapipe package and "
@@ -31,7 +31,8 @@ def capture_model(context=None) -> str:
 
 
 class EMOTALK_PG_capture(bpy.types.PropertyGroup):
-    video_path: StringProperty(name="Video", subtype="FILE_PATH", description="Video of a face speaking")
+    video_path: StringProperty(name="Video", subtype="FILE_PATH", options=compat.blend_relative_path(),
+                            description="Video of a face speaking")
     backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
     crop: StringProperty(name="Face crop", description="Fixed crop x,y,w,h in video pixels (empty: none)")
     smooth: BoolProperty(name="Smoothing", default=True, description="Savitzky-Golay 5/2, as the 3D-ETF data")
@@ -52,7 +53,7 @@ class EMOTALK_OT_capture_video(bpy.types.Operator):
     bl_label = "Capture from video"
     bl_options = {"REGISTER", "UNDO"}
 
-    filepath: StringProperty(name="Video", subtype="FILE_PATH")
+    filepath: StringProperty(name="Video", subtype="FILE_PATH", options=compat.blend_relative_path())
     backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
     capture_model: StringProperty(name="Capture model", subtype="FILE_PATH", options={"SKIP_SAVE"},
                                   description="Model file; empty: the one in Preferences")

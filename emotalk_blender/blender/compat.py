@@ -3,8 +3,9 @@
 Each helper feature-detects (an RNA property or parameter exists or not), never compares version
 numbers. Actions: 4.4 added slots with F-curves in layers/strips/channelbags, 5.0 removed
 ``Action.fcurves``. Sequencer: 4.4 renamed ``sequences`` to ``strips``. Image output: 5.0 added
-``media_type``, which must be picked before the file format. Shape keys: new keys start at 1.0 in
-5.x (0.0 in 4.2).
+``media_type``, which must be picked before the file format; 5.2 renamed the strip
+frame properties (``content_start``, ``duration``). Shape keys: new keys start at 1.0 in
+5.x (0.0 in 4.2). Path properties: 5.x flags those that accept ``//`` paths.
 """
 from __future__ import annotations
 
@@ -117,9 +118,31 @@ def remove_strip(scene, strip) -> None:
     top_strips(scene).remove(strip)
 
 
+def _strip_value(strip, new_name: str, old_name: str):
+    return getattr(strip, new_name if _has_property(type(strip), new_name) else old_name)
+
+
+def strip_start(strip) -> int:
+    """The frame a strip's content starts at (5.2 renamed ``frame_start`` to ``content_start``)."""
+    return _strip_value(strip, "content_start", "frame_start")
+
+
+def strip_duration(strip) -> int:
+    """A strip's length in frames between its handles (5.2: ``duration``, was ``frame_final_duration``)."""
+    return _strip_value(strip, "duration", "frame_final_duration")
+
+
 def has_audio() -> bool:
     """Whether this build can play and mix sound (the bpy 4.2 wheel is built without audaspace)."""
     return bool(bpy.app.build_options.audaspace)
+
+
+# --- properties ------------------------------------------------------------------------------
+def blend_relative_path(*options: str) -> set:
+    """``options`` for a file-path StringProperty that takes ``//`` paths: 5.x warns when a ``//`` path
+    is set without the flag (4.2 has no such flag)."""
+    flag = _has_property(bpy.types.Property, "is_path_supports_blend_relative")
+    return {*options, "PATH_SUPPORTS_BLEND_RELATIVE"} if flag else set(options)
 
 
 # --- render output and shape keys ------------------------------------------------------------

@@ -15,6 +15,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 from ..engine.constants import EMOTIONS, FPS
 from ..engine.emotion_control import DEFAULT_CROSSFADE, marker_track
 from ..engine.errors import EmoTalkError
+from . import compat
 
 SETTINGS_KEY = "settings"  # in the take Action's "emotalk" property: the JSON of what made it
 SETTINGS_VERSION = 1
@@ -30,7 +31,7 @@ class DirectingProperties:
     emotion_source: EnumProperty(name="Emotion from", items=_SOURCES, default="voice")
     emotion: EnumProperty(name="Emotion", items=[(e, e.title(), f"The model's {e} preset") for e in EMOTIONS],
                           default="neutral")
-    emotion_reference: StringProperty(name="Reference", subtype="FILE_PATH",
+    emotion_reference: StringProperty(name="Reference", subtype="FILE_PATH", options=compat.blend_relative_path(),
                                       description="Recording whose emotion drives the face")
     emotion_mix: FloatProperty(name="Mix", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
                                description="How much of the chosen emotion replaces the voice's own")

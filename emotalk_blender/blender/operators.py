@@ -19,7 +19,7 @@ from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import directing, prefs, retarget, scene_writer
+from . import compat, directing, prefs, retarget, scene_writer
 from .props import MAX_FRAME
 
 _jobs: list = []  # running modal Generate operators, stopped on unregister
@@ -89,7 +89,7 @@ class _Generate(directing.DirectingProperties):
     bl_options = {"REGISTER", "UNDO"}
 
     # Defaults equal the CLI's (the released demo's): the same seed gives the same take.
-    filepath: StringProperty(name="Audio", subtype="FILE_PATH")
+    filepath: StringProperty(name="Audio", subtype="FILE_PATH", options=compat.blend_relative_path())
     level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR")
     person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_PERSONS - 1)
     smooth: BoolProperty(name="Smoothing", default=True)

@@ -7,6 +7,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 
 from ..engine.constants import NUM_PERSONS
+from . import compat
 from .directing import DirectingProperties
 
 MAX_FRAME = 1_048_574  # Blender's largest frame number
@@ -28,7 +29,7 @@ class EMOTALK_PG_object(bpy.types.PropertyGroup):
 
 
 class EMOTALK_PG_scene(DirectingProperties, bpy.types.PropertyGroup):
-    audio_path: StringProperty(name="Audio", subtype="FILE_PATH",
+    audio_path: StringProperty(name="Audio", subtype="FILE_PATH", options=compat.blend_relative_path(),
                                description="Voice recording to animate (WAV, FLAC, OGG, ...)")
     level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
                          description="Emotional intensity: 0 low, 1 high (fractions allowed)")

@@ -70,6 +70,14 @@ def weights_precision(model: EmoTalk) -> str:
     return next((name for name, d in DTYPES.items() if d == dtype), "fp32")
 
 
+def encoder_autocast(model: EmoTalk):
+    """The autocast the encoders of ``model`` run under (none in fp32), for code that calls the
+    nn.Module's stages itself; the decoder runs outside it, in fp32."""
+    precision = weights_precision(model)
+    device = next(model.parameters()).device.type
+    return torch.autocast(device, dtype=DTYPES[precision], enabled=precision != "fp32")
+
+
 def to_precision(model: EmoTalk, precision: str, device="cpu") -> EmoTalk:
     """``model`` on ``device`` with the encoders' matrices in ``precision`` (the rest fp32), in place.
 

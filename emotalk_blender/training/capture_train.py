@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", type=int, nargs=4, default=list(resnet.ResNetConfig.blocks))
     ap.add_argument("--val-share", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (more than the idle cores only spin)")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--resume", action="store_true")

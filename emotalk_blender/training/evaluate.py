@@ -36,6 +36,7 @@ from ..engine.constants import EMOTIONS
 from ..engine.model import normalise_audio
 from ..engine.pipeline import load_model
 from ..engine.precision import PRECISIONS
+from ..engine.torch_backend import encoder_autocast
 from ..engine.postprocess import smooth
 from ..engine.templates import default_template_path, load_template_set
 from ..engine import metrics
@@ -59,16 +60,18 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 @torch.no_grad()
 def _emotion_logits(model, audio: np.ndarray) -> np.ndarray:
     wav = normalise_audio(torch.from_numpy(audio)[None])
-    _, logits = model.encode_emotion(wav, 1)
-    return logits[0].numpy()
+    with encoder_autocast(model):
+        _, logits = model.encode_emotion(wav, 1)
+    return logits[0].float().numpy()
 
 
 @torch.no_grad()
 def _swap(model, content_audio, emotion_audio, frames, level, person) -> np.ndarray:
     c = normalise_audio(torch.from_numpy(content_audio)[None])
     e = normalise_audio(torch.from_numpy(emotion_audio)[None])
-    emo, _ = model.encode_emotion(e, frames)
-    return model.decode(model.encode_content(c, frames), emo, level, person)[0].numpy()
+    with encoder_autocast(model):  # as the torch backend runs it: encoders in the weights' precision
+        emo, content = model.encode_emotion(e, frames)[0].float(), model.encode_content(c, frames).float()
+    return model.decode(content, emo, level, person)[0].numpy()
 
 
 def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..atomic import check_outputs
+from ..atomic import check_outputs, folder_outputs
 from ..errors import EmoTalkError
 from ..progress import ProgressBar
 from .base import CAPTURE_BACKENDS, load_capture_backend, parse_crop
@@ -19,11 +19,7 @@ def outputs(videos: list[str], out: str, csv: bool = False) -> list[Path]:
         return [out_path]
     if out_path.suffix.lower() in SUFFIXES and not out_path.is_dir():
         raise EmoTalkError(f"{out}: {len(videos)} videos need a folder for -o, not a file")
-    stems = [Path(v).stem for v in videos]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
-    if dupes:
-        raise EmoTalkError(f"several videos share the name {dupes[0]!r}; their outputs would collide in {out}")
-    return [out_path / f"{s}{'.csv' if csv else '.npy'}" for s in stems]
+    return folder_outputs(videos, out_path, ".csv" if csv else ".npy")  # collisions: check_outputs
 
 
 def add_capture(sub) -> None:

@@ -65,7 +65,7 @@ def build(config: ResNetConfig):
     import_torch()
     from .resnet_model import CaptureResNet
 
-    return CaptureResNet(config.widths, config.blocks, len(config.channels))
+    return CaptureResNet(config.widths, config.blocks, len(config.channels), config.size)
 
 
 def square_box(box, frame_w: int, frame_h: int, scale: float = 1.0, lift: float = 0.0) -> tuple[int, int, int, int]:

@@ -1,7 +1,8 @@
 """The capture ResNet in torch: a cropped face image -> the 52 ARKit weights (imported only with torch).
 
-A ResNet-18 layout (stem, four stages of BasicBlocks, global average pool, one linear layer), narrower
-than the original so that it trains in minutes on a CPU. The output is linear; the L2 loss is taken
+A ResNet layout (stem, four stages of BasicBlocks, then one linear layer on the flattened last feature
+map instead of a global average pool), narrower and shallower than ResNet-18 so that it trains in
+minutes on a CPU. The output is linear; the L2 loss is taken
 on it and inference clamps it to [0, 1]. Written here because torchvision does not install beside the
 pinned torch.
 """
@@ -36,7 +37,8 @@ class BasicBlock(nn.Module):
 class CaptureResNet(nn.Module):
     """(B, 3, S, S) normalised images -> (B, 52) weights (linear; clamp to [0, 1] for use)."""
 
-    def __init__(self, widths=(32, 64, 128, 256), blocks=(2, 2, 2, 2), outputs: int = NUM_BLENDSHAPES):
+    def __init__(self, widths=(32, 64, 128, 256), blocks=(2, 2, 2, 2), outputs: int = NUM_BLENDSHAPES,
+                 size: int = 128):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(3, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
@@ -48,7 +50,8 @@ class CaptureResNet(nn.Module):
             stages.append(nn.Sequential(*layers))
             cin = width
         self.stages = nn.Sequential(*stages)
-        self.head = nn.Linear(cin, outputs)
+        side = -(-size // 2 ** (len(widths) + 1))  # the last feature map's side (stem /4, each later stage /2)
+        self.head = nn.Linear(cin * side * side, outputs)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -57,5 +60,5 @@ class CaptureResNet(nn.Module):
                 nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(x))
-        return self.head(x.mean(dim=(2, 3)))
+        # Flattened, not pooled: crops are aligned faces, so where a feature is (mouth, eyes) is information.
+        return self.head(self.stages(self.stem(x)).flatten(1))
