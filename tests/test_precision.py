@@ -161,3 +161,18 @@ def test_fp16_weights_and_autocast_path_runs(tiny_checkpoint, speech_wav):
     audio = load_audio(speech_wav)
     a, b = predict(torch_backend.load(tiny_checkpoint, "cpu", "fp32"), audio), predict(fp16, audio)
     assert _correlations(b, a).min() > 0.995
+
+
+def test_auto_keeps_small_networks_in_fp32(tiny_checkpoint, monkeypatch):
+    """auto: the default model's size stays fp32 (the NumPy backend's take); larger networks follow the CPU."""
+    assert torch_backend.load(paths_default(), "cpu", "auto").precision == "fp32"
+    assert torch_backend.load(tiny_checkpoint, "cpu", "auto").precision == "fp32"
+    monkeypatch.setattr(torch_backend, "AUTO_REDUCED_MIN_PARAMETERS", 0)  # as if the network were large
+    assert torch_backend.load(tiny_checkpoint, "cpu", "auto").precision == ("bf16" if native_bf16() else "fp32")
+    assert torch_backend.load(tiny_checkpoint, "cpu", "bf16").precision == "bf16"  # asked for: honoured
+
+
+def paths_default():
+    from emotalk_blender.engine import paths
+
+    return paths.default_checkpoint()
