@@ -64,8 +64,9 @@ def resolve_precision(precision: str, device: str = "cpu", backend: str = "torch
 
     ``auto``: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32 (also the NumPy backend's only
     format: NumPy has no bf16 or fast fp16 matrix product). The torch loader keeps small networks
-    (the default model) in fp32 under ``auto`` (``torch_backend.AUTO_REDUCED_MIN_PARAMETERS``). An explicit format that cannot run there
-    is a one-line PrecisionError; bf16 on a CPU without native bf16 runs (emulated) with a warning.
+    (the default model) in fp32 under ``auto`` (``torch_backend.AUTO_REDUCED_MIN_PARAMETERS``). An
+    explicit format that cannot run there is a one-line PrecisionError; bf16 on a CPU without native
+    bf16 runs (emulated) with a warning.
     """
     check_precision(precision)
     kind = str(device).split(":")[0]
