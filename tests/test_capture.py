@@ -219,3 +219,20 @@ def test_install_mediapipe_keeps_the_hosts_numpy():
 
     assert mediapipe_requirements("1.26.4") == ["mediapipe==1.2.3", "numpy==1.26.4", "opencv-contrib-python==4.11.0.86"]
     assert mediapipe_requirements("2.3.1") == ["mediapipe==1.2.3", "numpy==2.3.1"]
+
+
+@needs_mediapipe
+@needs_grid
+def test_resnet_backend_crops_to_the_face_mediapipe_finds():
+    """--face-model: the resnet backend sees the detected face (a box inside the frame), not the centre square."""
+    pytest.importorskip("torch")
+    backend = load_capture_backend("resnet", None, face_model=MODEL)
+    try:
+        rgb = next(video.frames(video.probe(GRID[0])))
+        h, w = rgb.shape[:2]
+        x, y, bw, bh = backend.box(rgb)
+        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and bw < w  # a face box, not the frame
+        assert backend.box(np.zeros_like(rgb)) is None  # no face: no crop, the frame counts as faceless
+        assert backend.weights(np.zeros_like(rgb)) is None
+    finally:
+        backend.close()

@@ -165,3 +165,14 @@ def test_mediapipe_labels_make_pairs(tmp_path):
     assert weights[:, INDEX["jawOpen"]].max() > 0.02  # a talking face
     out = capture_renders.write_pairs(tmp_path / "mp", images, weights, {"source": "mediapipe"})
     assert capture_renders.read_pairs(out)[0].shape == images.shape
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[1] / "models" / "capture_resnet.safetensors").is_file(),
+                    reason="no shipped capture weights")
+def test_shipped_weights_read_the_default_head(tiny_pairs):
+    backend = load_capture_backend("resnet")  # no path: the shipped models/capture_resnet.safetensors
+    images, _ = capture_renders.read_pairs(tiny_pairs)
+    neutral, jaw = backend.weights(images[0]), backend.weights(images[1])
+    assert jaw[INDEX["jawOpen"]] > neutral[INDEX["jawOpen"]] + 0.4
+    assert neutral[INDEX["eyeBlinkLeft"]] < 0.3
+    backend.close()

@@ -81,7 +81,11 @@ class EMOTALK_OT_capture_video(bpy.types.Operator):
             crop = parse_crop(self.crop)
         except ValueError as exc:
             raise CaptureError(str(exc)) from None
-        model = bpy.path.abspath(self.capture_model) if self.capture_model else capture_model(context)
+        task = capture_model(context)  # Preferences: MediaPipe's face_landmarker.task
+        if self.backend == "resnet":  # its own weights (empty: the shipped ones); the task finds the face
+            model = bpy.path.abspath(self.capture_model) if self.capture_model else None
+            return obj, info, load_capture_backend("resnet", model, crop=crop, face_model=task or None)
+        model = bpy.path.abspath(self.capture_model) if self.capture_model else task
         return obj, info, load_capture_backend(self.backend, model or None, crop=crop)
 
     def _finish(self, context, obj, cap):

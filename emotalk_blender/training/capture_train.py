@@ -206,7 +206,7 @@ def train(args) -> dict:
 def evaluate_model(model_path, folders) -> dict:
     """Errors of exported weights on the pairs in ``folders`` (all of them), against its training mean."""
     torch = resnet.import_torch()
-    model, _config, meta = resnet.load_model(model_path)
+    model, config, meta = resnet.load_model(model_path)
     if "train_mean" not in meta:
         raise EmoTalkError(f"{model_path}: its header has no training mean to compare with")
     images, weights = [], []
@@ -215,6 +215,8 @@ def evaluate_model(model_path, folders) -> dict:
         images.append(img)
         weights.append(w)
     images, weights = np.concatenate(images), np.concatenate(weights)
+    if images.shape[1] != config.size:
+        images = resized(torch, images, config.size)
     return {"pairs": int(len(images)), **errors(predict(torch, model, images), weights,
                                                 np.asarray(meta["train_mean"], np.float32))}
 

@@ -46,8 +46,12 @@ def parse_crop(text: str | None) -> Crop | None:
     return x, y, w, h
 
 
-def load_capture_backend(name: str, model_path=None, crop: Crop | None = None) -> CaptureBackend:
-    """The backend ``name`` ("mediapipe" | "resnet") with its model file; CaptureError when unusable."""
+def load_capture_backend(name: str, model_path=None, crop: Crop | None = None, face_model=None) -> CaptureBackend:
+    """The backend ``name`` ("mediapipe" | "resnet") with its model file; CaptureError when unusable.
+
+    ``face_model`` (MediaPipe's face_landmarker.task) lets the resnet backend crop each frame to the
+    detected face, as the seed's capture does; without it (or with ``crop``) the crop is fixed.
+    """
     if name not in CAPTURE_BACKENDS:
         raise CaptureError(f"capture backend {name!r}: expected one of {', '.join(CAPTURE_BACKENDS)}")
     module_name = f"{__package__}.{'mediapipe_backend' if name == 'mediapipe' else 'resnet'}"
@@ -57,4 +61,6 @@ def load_capture_backend(name: str, model_path=None, crop: Crop | None = None) -
         if exc.name != module_name:
             raise
         raise CaptureError(f"the {name} capture backend is not part of this build") from None
+    if name == "resnet" and crop is None and face_model:
+        return module.load(model_path, face_box=module.mediapipe_face_box(face_model))
     return module.load(model_path, crop=crop)

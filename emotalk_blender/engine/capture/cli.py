@@ -30,6 +30,8 @@ def add_capture(sub) -> None:
     p.add_argument("--backend", choices=CAPTURE_BACKENDS, default="mediapipe",
                    help="capture network (default mediapipe)")
     p.add_argument("--capture-model", help="model file: MediaPipe's face_landmarker.task, or a ResNet capture model")
+    p.add_argument("--face-model", help="resnet backend: MediaPipe's face_landmarker.task to crop each frame to the "
+                   "face (default: the fixed --crop, or the centre square)")
     p.add_argument("--crop",
                    help="fixed face crop x,y,w,h in video pixels (the resnet backend; mediapipe: search area)")
     p.add_argument("--no-smooth", action="store_true", help="skip the Savitzky-Golay 5/2 step")
@@ -46,7 +48,7 @@ def run_capture(args) -> int:
     outs = outputs(args.video, args.output, args.csv)
     check_outputs(zip(args.video, outs))
     infos = [prepare(v) for v in args.video]  # every video readable before the first is captured
-    backend = load_capture_backend(args.backend, args.capture_model, crop=crop)
+    backend = load_capture_backend(args.backend, args.capture_model, crop=crop, face_model=args.face_model)
     try:
         for info, out in zip(infos, outs):
             bar = ProgressBar(Path(info.path).name, force=args.progress)
