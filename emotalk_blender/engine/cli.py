@@ -105,7 +105,14 @@ def add_capture(sub) -> None:
     add(sub)
 
 
-ENGINE_COMMANDS: tuple[Command, ...] = (add_generate, add_capture)
+def add_presets(sub) -> None:
+    """``presets``: emotion presets from the user's own clips (engine/presets_cli.py)."""
+    from .presets_cli import add_presets as add
+
+    add(sub)
+
+
+ENGINE_COMMANDS: tuple[Command, ...] = (add_generate, add_capture, add_presets)
 
 
 def build_parser(extra_commands: Iterable[Command] = ()) -> argparse.ArgumentParser:

@@ -270,8 +270,8 @@ def load_presets(path: str | os.PathLike) -> Presets:
     """Read a presets file (``np.load`` without pickles); EmotionError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise EmotionError(f"{path}: no emotion presets for this model (make them from clips with "
-                           f"emotion_control.make_presets, or use --emotion-ref)")
+        raise EmotionError(f"{path}: no emotion presets for this model (make them from your clips with "
+                           f"`python -m emotalk_blender presets EMOTION=CLIP...`, or use --emotion-ref)")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = [str(n) for n in z["emotions"]]
