@@ -14,7 +14,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..engine.capture.base import CaptureError, load_capture_backend, parse_crop
 from ..engine.errors import EmoTalkError
-from . import addon_name, compat, operators, retarget, scene_writer
+from . import addon_name, compat, job_modal, retarget, scene_writer
 from .props import MAX_FRAME
 
 BACKEND_ITEMS = (("mediapipe", "MediaPipe", "MediaPipe Face Landmarker (needs the mediapipe package and "
@@ -38,20 +38,13 @@ class EMOTALK_PG_capture(bpy.types.PropertyGroup):
     smooth: BoolProperty(name="Smoothing", default=True, description="Savitzky-Golay 5/2, as the 3D-ETF data")
 
 
-def _display(context, running: bool, progress: float = 0.0, message: str = "") -> None:
-    job = getattr(context.window_manager, "emotalk_job", None)
-    if job is not None:
-        job.running, job.progress, job.message = running, progress, message
-        if running:
-            job.cancel_requested = False
-
-
-class EMOTALK_OT_capture_video(bpy.types.Operator):
+class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
     """Capture the face in a video onto the active object's shape keys as a new take (with its sound)"""
 
     bl_idname = "emotalk.capture_video"
     bl_label = "Capture from video"
     bl_options = {"REGISTER", "UNDO"}
+    job_label = "Capture"
 
     filepath: StringProperty(name="Video", subtype="FILE_PATH", options=compat.blend_relative_path())
     backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
@@ -127,54 +120,10 @@ class EMOTALK_OT_capture_video(bpy.types.Operator):
         except EmoTalkError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self._object_name = obj.name
-        self._job = CaptureJob(info, backend, smooth=self.smooth).start()
-        _display(context, True, 0.0, "Capturing")
-        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
-        context.window_manager.modal_handler_add(self)
-        operators._jobs.append(self)  # stopped with the others on unregister
-        return {"RUNNING_MODAL"}
+        return self.start_job(context, CaptureJob(info, backend, smooth=self.smooth), obj, "Capturing")
 
-    def stop(self, context):
-        """Cancel the worker, remove the timer, clear the job display (every exit path)."""
-        self._job.cancel()
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        _display(context, False)
-        if self in operators._jobs:
-            operators._jobs.remove(self)
-        operators._redraw(context)
-
-    def modal(self, context, event):
-        display = context.window_manager.emotalk_job
-        if event.type == "ESC" or display.cancel_requested:
-            self._job.cancel()
-        if event.type not in {"TIMER", "ESC"} and not display.cancel_requested:
-            return {"PASS_THROUGH"}
-        state = self._job.poll()
-        if state == "running":
-            display.progress, display.message = self._job.progress, self._job.message
-            operators._redraw(context)
-            return {"PASS_THROUGH"}
-        self.stop(context)
-        if state == "cancelled":
-            self.report({"INFO"}, "Capture cancelled: the scene is unchanged")
-            return {"CANCELLED"}
-        if state == "error":
-            error = self._job.error
-            self.report({"ERROR"}, str(error) if isinstance(error, EmoTalkError)
-                        else f"{type(error).__name__}: {error}")
-            return {"CANCELLED"}
-        try:
-            self._finish(context, bpy.data.objects.get(self._object_name), self._job.result)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
-
-    def cancel(self, context):  # Blender calls this when the window closes mid-job
-        self.stop(context)
+    def finish_job(self, context, obj, cap):
+        self._finish(context, obj, cap)
 
 
 class EMOTALK_PT_capture(bpy.types.Panel):

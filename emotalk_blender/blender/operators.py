@@ -19,16 +19,10 @@ from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import compat, directing, prefs, retarget, scene_writer
+from . import compat, directing, job_modal, prefs, retarget, scene_writer
 from .props import MAX_FRAME
 
-_jobs: list = []  # running modal Generate operators, stopped on unregister
-
-
-def stop_all_jobs():
-    for job in list(_jobs):
-        job.stop(bpy.context)
-    _jobs.clear()
+stop_all_jobs = job_modal.stop_all  # running modal operators (Generate, Capture), stopped on unregister
 
 
 def blend_path(path: str, what: str = "audio file") -> str:
@@ -81,12 +75,13 @@ def _finish_take(op, context, obj, weights):
     return take
 
 
-class _Generate(directing.DirectingProperties):
+class _Generate(job_modal.JobModal, directing.DirectingProperties):
     """Generate and Regenerate (Blender registers no subclass of a registered operator: a mixin)."""
 
     bl_idname = "emotalk.generate"
     bl_label = "Generate from audio"
     bl_options = {"REGISTER", "UNDO"}
+    job_label = "Generate"
 
     # Defaults equal the CLI's (the released demo's): the same seed gives the same take.
     filepath: StringProperty(name="Audio", subtype="FILE_PATH", options=compat.blend_relative_path())
@@ -138,64 +133,10 @@ class _Generate(directing.DirectingProperties):
         except (EmoTalkError, ImportError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self._object_name = obj.name
-        self._job = GenerateJob(blend_path(self.filepath), settings).start()
-        job = context.window_manager.emotalk_job
-        job.running, job.progress, job.message, job.cancel_requested = True, 0.0, "Starting", False
-        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
-        context.window_manager.modal_handler_add(self)
-        _jobs.append(self)
-        return {"RUNNING_MODAL"}
+        return self.start_job(context, GenerateJob(blend_path(self.filepath), settings), obj)
 
-    def stop(self, context):
-        """Cancel the worker, remove the timer, clear the job display (every exit path)."""
-        self._job.cancel()
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        job = getattr(context.window_manager, "emotalk_job", None)
-        if job is not None:
-            job.running, job.progress, job.message = False, 0.0, ""
-        if self in _jobs:
-            _jobs.remove(self)
-        _redraw(context)
-
-    def modal(self, context, event):
-        display = context.window_manager.emotalk_job
-        if event.type == "ESC" or display.cancel_requested:
-            self._job.cancel()
-        if event.type not in {"TIMER", "ESC"} and not display.cancel_requested:
-            return {"PASS_THROUGH"}
-        state = self._job.poll()
-        if state == "running":
-            display.progress, display.message = self._job.progress, self._job.message
-            _redraw(context)
-            return {"PASS_THROUGH"}
-        self.stop(context)
-        if state == "cancelled":
-            self.report({"INFO"}, "Generate cancelled: the scene is unchanged")
-            return {"CANCELLED"}
-        if state == "error":
-            error = self._job.error
-            self.report({"ERROR"}, str(error) if isinstance(error, EmoTalkError)
-                        else f"{type(error).__name__}: {error}")
-            return {"CANCELLED"}
-        try:
-            _finish_take(self, context, bpy.data.objects.get(self._object_name), self._job.result)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
-
-    def cancel(self, context):  # Blender calls this when the window closes mid-job
-        self.stop(context)
-
-
-def _redraw(context):
-    screen = getattr(context, "screen", None)
-    for area in (screen.areas if screen else ()):
-        if area.type == "VIEW_3D":
-            area.tag_redraw()
+    def finish_job(self, context, obj, weights):
+        _finish_take(self, context, obj, weights)
 
 
 class EMOTALK_OT_cancel(bpy.types.Operator):

@@ -124,15 +124,16 @@ def available_decoders() -> list[str]:
     return out
 
 
-def decode(path: str, decoder: str = "auto") -> tuple[np.ndarray, int]:
-    """(samples (N, channels) float32, rate) of ``path`` with one decoder, or the first that reads it."""
+def _first_that_reads(path: str, decoder: str, read):
+    """``read(name)`` with the named decoder, or with each available one in turn until one reads ``path``."""
     if decoder != "auto" and decoder not in _READERS:
         raise ValueError(f"decoder must be 'auto' or one of {', '.join(DECODERS)}, got {decoder!r}")
-    names = available_decoders() if decoder == "auto" else [decoder]
     errors = {}
-    for name in names:
+    for name in available_decoders() if decoder == "auto" else [decoder]:
         try:
-            return _READERS[name](path)
+            return read(name)
+        except AudioError:  # the file was read and is bad (NaN, too short): no other decoder helps
+            raise
         except ImportError as exc:
             errors[name] = f"{name} is not available ({exc})"
         except Exception as exc:
@@ -140,6 +141,11 @@ def decode(path: str, decoder: str = "auto") -> tuple[np.ndarray, int]:
     # The most general decoder's reason: "not RIFF" from wave says little about an MP3.
     reason = next((errors[n] for n in ("soundfile", "aud", "wave") if n in errors), "no audio decoder available")
     raise AudioError(f"{path}: not a readable audio file ({reason})")
+
+
+def decode(path: str, decoder: str = "auto") -> tuple[np.ndarray, int]:
+    """(samples (N, channels) float32, rate) of ``path`` with one decoder, or the first that reads it."""
+    return _first_that_reads(path, decoder, lambda name: _READERS[name](path))
 
 
 def check_audio_path(path) -> str:
@@ -179,18 +185,4 @@ def _stream_16k(path: str, rate: int, blocks) -> np.ndarray:
 def load_audio(path, decoder: str = "auto") -> np.ndarray:
     """Read ``path`` (WAV, FLAC, OGG, MP3, ...; see the decoders above) as mono 16 kHz float32, in blocks."""
     path = check_audio_path(path)
-    if decoder != "auto" and decoder not in _READERS:
-        raise ValueError(f"decoder must be 'auto' or one of {', '.join(DECODERS)}, got {decoder!r}")
-    errors = {}
-    for name in available_decoders() if decoder == "auto" else [decoder]:
-        try:
-            rate, blocks = _BLOCK_READERS[name](path)
-            return _stream_16k(path, rate, blocks)
-        except AudioError:
-            raise
-        except ImportError as exc:
-            errors[name] = f"{name} is not available ({exc})"
-        except Exception as exc:
-            errors[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    reason = next((errors[n] for n in ("soundfile", "aud", "wave") if n in errors), "no audio decoder available")
-    raise AudioError(f"{path}: not a readable audio file ({reason})")
+    return _first_that_reads(path, decoder, lambda name: _stream_16k(path, *_BLOCK_READERS[name](path)))
