@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
-from machine import describe  # noqa: E402
+from machine import best, describe  # noqa: E402
 CACHE = REPO / "bench" / ".cache"
 
 
@@ -103,20 +103,11 @@ def rtf_side_by_side(ckpt: Path, repeats: int) -> None:
         a, b = predict(ours, audio), ref(wav)[0].numpy()
     print(f"agreement with the reference on 10 s: max |diff| = {abs(a - b).max():.2e}")
 
-    def best(fn):
-        fn()  # warm-up
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
-
     with torch.inference_mode():
-        t_ref = best(lambda: ref(wav))
-        t_ours = best(lambda: predict(ours, audio))
+        t_ref = best(lambda: ref(wav), repeats, warmup=True)
+        t_ours = best(lambda: predict(ours, audio), repeats, warmup=True)
         keep_freed_memory()  # what the CLI does (not the add-on inside Blender)
-        t_cli = best(lambda: predict(ours, audio))
+        t_cli = best(lambda: predict(ours, audio), repeats, warmup=True)
     print(f"10 s clip, best of {repeats}: reference eager {t_ref:.2f} s (RTF {t_ref / 10:.3f}); "
           f"ours {t_ours:.2f} s (RTF {t_ours / 10:.3f}, x{t_ref / t_ours:.2f}); "
           f"ours with the CLI's allocator setting {t_cli:.2f} s (RTF {t_cli / 10:.3f}, x{t_ref / t_cli:.2f})")

@@ -19,17 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench"), str(REPO / "tests")]
 
 from bench_engine import speech  # noqa: E402
-from machine import describe  # noqa: E402
-
-
-def best(fn, repeats: int) -> float:
-    fn()  # warm-up: first-call allocations, BLAS thread start
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from machine import best, describe  # noqa: E402
 
 
 def main() -> None:
@@ -72,7 +62,7 @@ def main() -> None:
     diff = float(np.abs(run_numpy() - run_torch()).max())
     s = args.seconds
     for name, fn in (("numpy", run_numpy), ("torch", run_torch)):
-        t = best(fn, args.repeats)
+        t = best(fn, args.repeats, warmup=True)
         print(f"{name:>5}: {s:g} s clip, network {t * 1000:.0f} ms (RTF {t / s:.4f}, {s / t:.0f}x real time), "
               f"best of {args.repeats}")
     print(f"max |numpy - torch| on the clip: {diff:.2e}; load average {os.getloadavg()[0]:.1f} "

@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emotalk_blender.engine import templates
-from machine import describe
+from machine import best, describe
 
 N_VERTS, N_FRAMES = 5023, 1800  # FLAME's vertex count; 60 s at 30 fps
 
@@ -35,15 +35,6 @@ def synthetic_set(n=N_VERTS) -> templates.TemplateSet:
         face_sizes=[4] * len(faces), face_indices=np.array(faces).ravel(), regions=regions)
 
 
-def best_of(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main():
     import torch
 
@@ -53,7 +44,7 @@ def main():
     w = np.random.default_rng(1).uniform(0, 1, (N_FRAMES, 52)).astype(np.float32)
     out_mb = N_FRAMES * N_VERTS * 3 * 4 / 1e6
 
-    t_np = best_of(lambda: ts.vertices(w))
+    t_np = best(lambda: ts.vertices(w))
     tracemalloc.start()
     ts.vertices(w)
     peak_np = tracemalloc.get_traced_memory()[1] / 1e6
@@ -62,7 +53,7 @@ def main():
           f"(output itself {out_mb:.1f} MB)")
 
     wt = torch.from_numpy(w)
-    t_t = best_of(lambda: ts.vertices_torch(wt))
+    t_t = best(lambda: ts.vertices_torch(wt))
     print(f"torch  transform {N_FRAMES} x {N_VERTS}: {t_t * 1e3:7.1f} ms")
 
     try:

@@ -1,9 +1,11 @@
-"""One line describing the machine a benchmark ran on (CPU, cores, memory, library versions)."""
+"""What every benchmark shares: one line describing the machine (CPU, cores, memory, library versions),
+and the best-of-N timer."""
 from __future__ import annotations
 
 import os
 import platform
 import sys
+import time
 
 
 def describe() -> str:
@@ -23,3 +25,15 @@ def describe() -> str:
     if "numpy" in sys.modules:
         parts.append(f"numpy {sys.modules['numpy'].__version__}")
     return "; ".join(parts)
+
+
+def best(fn, repeats: int = 5, warmup: bool = False) -> float:
+    """The shortest of ``repeats`` timed calls of ``fn`` (seconds), after one untimed call if ``warmup``."""
+    if warmup:
+        fn()  # first-call allocations, BLAS thread start
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
