@@ -63,6 +63,9 @@ class TrainConfig:
     # 0.1 left the recogniser at 29 % on held-out voices, 0.3 at 72 % (still rising, under-fit)
     w_cls: float = 1.0
     w_seal: float = 3.0  # lip-seal hinge on target-closed frames (not in the paper); 4.0 shut 21 % of open vowels
+    # Lip-opening hinge on the target's open frames (``opening``), the seal's mirror image: plain MSE
+    # regressed the mouth to half the target's aperture on open vowels (0 = off, the first models).
+    w_open: float = 3.0
     # Emotion cross-entropy on real prompts, whose "neutral" is assumed. Experiment: 0 (with the
     # emotion-only input resampled within 0.1) called fewer held-out clips neutral (80 vs 105 of
     # 728) but was no more accurate (75.0 % vs 76.5 %) and shut 38 % of open vowels (17 %).
@@ -221,6 +224,18 @@ def seal(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (F.relu(lip_aperture(pred) - CLOSED_APERTURE / 2)[closed] ** 2).mean()
 
 
+OPEN_APERTURE = 0.15  # target lip aperture above this: lips clearly apart (open vowels)
+
+
+def opening(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared shortfall of the lip aperture below the target's, averaged over the target's open frames."""
+    ap = lip_aperture(target)
+    open_ = ap > OPEN_APERTURE
+    if not bool(open_.any()):
+        return pred.new_zeros(())
+    return (F.relu(ap - lip_aperture(pred))[open_] ** 2).mean()
+
+
 def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The losses of one pair (and their weighted total), and the emotion logits of A(c1, e2)."""
     inputs, t11, t12 = batch
@@ -239,10 +254,11 @@ def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[di
         "cls": (F.cross_entropy(logits12, torch.tensor([pair.emotion2]))
                 + F.cross_entropy(logits21, torch.tensor([pair.emotion1]))),
         "seal": seal(cross, t11) + seal(self_rec, t12),
+        "open": opening(cross, t11) + opening(self_rec, t12),
     }
     w_cls = cfg.w_cls_real if pair.speaker == REAL_SPEAKER and cfg.w_cls_real is not None else cfg.w_cls
     out["total"] = (cfg.w_cross * out["cross"] + cfg.w_self * out["self"] + cfg.w_vel * out["vel"] + w_cls * out["cls"]
-                    + cfg.w_seal * out["seal"])
+                    + cfg.w_seal * out["seal"] + cfg.w_open * out["open"])
     return out, logits12
 
 
@@ -452,7 +468,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
     return model
 
 
-LOSS_NAMES = ("total", "cross", "self", "vel", "cls", "seal")
+LOSS_NAMES = ("total", "cross", "self", "vel", "cls", "seal", "open")
 
 
 def _progress(step: int, steps: int | None, t0: float, minutes: float | None) -> float:
@@ -488,10 +504,11 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", help="fine-tune this checkpoint (the shipped default or the released EmoTalk.pth)")
     ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
+    ap.add_argument("--w-open", type=float, default=TrainConfig.w_open, help="weight of the lip-opening loss")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
     ap.add_argument("--name", default="EmoTalk default (small, synthetic corpus)")
     args = ap.parse_args(argv)
-    cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads)
+    cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open)
     try:
         if args.init:
             load_checkpoint(args.init)  # a bad file is one line before the run starts
