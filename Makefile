@@ -8,7 +8,8 @@ setup: deps $(VENV)/.installed
 
 # Debian packages the tests and the demo use (real speech, ffprobe, the corpus's real prompts): instant when
 # present, installed quietly as root with apt-get, else one line with the command to run.
-DEB_PACKAGES := espeak-ng libespeak-ng1 ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en
+DEB_PACKAGES := espeak-ng libespeak-ng1 ffmpeg asterisk-core-sounds-en-wav asterisk-core-sounds-en \
+	flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 deps:
 	@sh scripts/install_deps.sh $(DEB_PACKAGES)
 

@@ -9,8 +9,8 @@ for pkg in "$@"; do
   fi
 done
 if ! command -v dpkg-query >/dev/null 2>&1; then
-  command -v espeak-ng >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 && exit 0
-  echo "error: the tests need espeak-ng, ffmpeg and the asterisk English prompts (Debian:$*); install them" >&2
+  command -v espeak-ng >/dev/null 2>&1 && command -v ffmpeg >/dev/null 2>&1 && command -v flite >/dev/null 2>&1 && exit 0
+  echo "error: the tests need espeak-ng, ffmpeg, flite, festival and the asterisk English prompts (Debian:$*); install them" >&2
   exit 1
 fi
 [ -z "$missing" ] && exit 0

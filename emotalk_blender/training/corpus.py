@@ -40,7 +40,7 @@ from ..engine.arkit import INDEX, NUM_BLENDSHAPES
 from ..engine.atomic import atomic_open, atomic_path, save_npy, write_text
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
-from . import augment, espeak, real
+from . import augment, espeak, natural, real
 from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import synthesize
 from .sentences import HELD_OUT_SENTENCES, SENTENCES, TRAIN_SENTENCES
@@ -58,12 +58,18 @@ class Size:
     sentences_per_speaker: int  # for a training speaker: all but one from the training sentences
     real_prompts: int | None  # None = every usable prompt
     workers: int
+    natural_speakers: tuple[int, ...] = ()  # indices into natural.NATURAL_SPEAKERS
+    natural_sentences: int = 0  # per natural speaker, as sentences_per_speaker
 
 
+_ALL_NATURAL = tuple(range(len(natural.NATURAL_SPEAKERS)))
+# one flite training voice and one held-out voice (flite is fast; festival's diphone voices take a second a clip)
+_TINY_NATURAL = tuple(next(i for i, s in enumerate(natural.NATURAL_SPEAKERS) if s.voice == v)
+                      for v in ("flite_slt", "flite_awb"))
 SIZES = {
-    "tiny": Size((0, 1, HELD_OUT_SPEAKERS[0]), 3, 4, 1),
-    "small": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 3, 40, 2),
-    "full": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 14, None, 2),
+    "tiny": Size((0, 1, HELD_OUT_SPEAKERS[0]), 3, 4, 1, _TINY_NATURAL, 3),
+    "small": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 3, 40, 2, _ALL_NATURAL, 2),
+    "full": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 14, None, 2, _ALL_NATURAL, 8),
 }
 EMOTION_LEVELS = tuple((e, lv) for e in EMOTIONS for lv in ((0,) if e == "neutral" else (0, 1)))
 
@@ -85,6 +91,7 @@ class ClipPlan:
     text: str
     source: str  # real: the prompt's wav path
     seed: int
+    voice: str = ""  # natural: the key of natural.VOICES
 
 
 def _clip_seed(seed: int, name: str) -> int:
@@ -120,8 +127,43 @@ def plan(size: str, seed: int) -> list[ClipPlan]:
                 name = f"s{spk:02d}_c{sid:03d}_{emotion}_l{level}"
                 clips.append(ClipPlan(name, "synthetic", split, spk, SPEAKERS[spk].person, emotion, level,
                                       sid, SENTENCES[sid], "", _clip_seed(seed, name)))
+    clips.extend(_plan_natural(cfg, seed, held_pool, hi))
     clips.extend(_plan_real(cfg, seed))
     return clips
+
+
+def _plan_natural(cfg: Size, seed: int, held_pool: list, hi: int) -> list[ClipPlan]:
+    """Natural-voice speakers: training voices say training sentences (one held out, as espeak
+    speakers do), held-out voices (split ``test_natural``) say held-out sentences only."""
+    if not cfg.natural_speakers:
+        return []
+    have = set(natural.available())
+    missing = sorted({natural.NATURAL_SPEAKERS[i].voice for i in cfg.natural_speakers} - have)
+    if missing:
+        print(f"warning: natural voices missing, left out of this corpus: {', '.join(missing)} "
+              f"(Debian: apt-get install {' '.join(natural.DEBIAN_PACKAGES)})", file=sys.stderr)
+    rng = np.random.default_rng([seed, 2])
+    train_pool = list(rng.permutation(TRAIN_SENTENCES))
+    ti, out = 0, []
+    for i in cfg.natural_speakers:
+        spk = natural.NATURAL_SPEAKERS[i]
+        if spk.voice not in have:
+            continue
+        n = cfg.natural_sentences
+        if spk.held_out:
+            sents = [(int(held_pool[(hi + k) % len(held_pool)]), "test_natural") for k in range(n)]
+            hi += n
+        else:
+            sents = [(int(train_pool[(ti + k) % len(train_pool)]), "train") for k in range(n - 1)]
+            sents.append((int(held_pool[hi % len(held_pool)]), "val_sentence"))
+            ti, hi = ti + n - 1, hi + 1
+        sid_ = natural.speaker_id(i)
+        for sid, split in sents:
+            for emotion, level in EMOTION_LEVELS:
+                name = f"n{sid_:02d}_c{sid:03d}_{emotion}_l{level}"
+                out.append(ClipPlan(name, "natural", split, sid_, spk.person, emotion, level, sid, SENTENCES[sid],
+                                    "", _clip_seed(seed, name), spk.voice))
+    return out
 
 
 def _plan_real(cfg: Size, seed: int) -> list[ClipPlan]:
@@ -166,6 +208,11 @@ def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
         utt = synthesize(clip.text, speaker_voice(clip.speaker, clip.emotion, clip.level), clip.seed)
         audio = colour_voice(utt.audio, clip.emotion, clip.level, np.random.default_rng([clip.seed, 2]))
         phones, alphabet = utt.phones, "espeak"
+    elif clip.kind == "natural":
+        spk = natural.speaker_of(clip.speaker)
+        utt = natural.synthesize(clip.text, clip.voice, natural.request(spk, clip.emotion, clip.level))
+        audio = colour_voice(utt.audio, clip.emotion, clip.level, np.random.default_rng([clip.seed, 2]))
+        phones, alphabet = utt.phones, "arpabet"
     else:
         audio = real.load_audio(Path(clip.source))
         phones, alphabet = real.align(audio, clip.text.split()), "arpabet"
@@ -178,7 +225,9 @@ def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
     with atomic_path(out_dir / f"{clip.name}.wav") as tmp:
         sf.write(str(tmp), audio, SAMPLE_RATE, subtype="PCM_16")
     save_npy(out_dir / f"{clip.name}.npy", face)
-    row = {k: v for k, v in asdict(clip).items() if k not in ("seed", "source")}
+    row = {k: v for k, v in asdict(clip).items() if k not in ("seed", "source", "voice")}
+    if clip.kind == "natural":
+        row.update(engine=natural.VOICES[clip.voice].engine, voice=clip.voice)
     row.update(duration=round(len(audio) / SAMPLE_RATE, 4), frames=n_frames, augmentation=aug)
     bilabial = _frames_of(spans, n_frames)
     alignment = {"alphabet": alphabet, "phones": [[p.symbol, round(p.start, 4), round(p.end, 4)] for p in phones],

@@ -130,6 +130,8 @@ ARPABET: dict[str, tuple[str, ...]] = {
     "T": ("TDN",), "D": ("TDN",), "N": ("TDN",), "S": ("SZ",), "Z": ("SZ",), "SH": ("SH",), "ZH": ("SH",),
     "CH": ("SH",), "JH": ("SH",), "L": ("L",), "K": ("KG",), "G": ("KG",), "NG": ("KG",), "R": ("R",),
     "W": ("W",), "Y": ("Y",), "HH": ("H",), "SIL": ("sil",),
+    # flite and festival (CMU phone set) add the reduced vowels and name the pause
+    "AX": ("SCHWA",), "AXR": ("ER",), "PAU": ("sil",),
 }
 
 # espeak-ng English mnemonics (phoneme events of en, en-us and the British variants).
