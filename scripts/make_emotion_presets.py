@@ -4,7 +4,8 @@
     .venv/bin/python scripts/make_emotion_presets.py /work/corpus-presets
 
 A preset is the mean of the emotion encoder's features (e832) over every frame of the corpus's
-synthetic clips spoken in that emotion at high intensity (neutral has level 0 only), all voices.
+synthetic and natural-voice clips spoken in that emotion at high intensity (neutral has level 0
+only), all voices (espeak, flite, festival).
 One preset per emotion, not per level: the level is a separate input of the decoder that the user
 still sets, and the emotion mix grades how much of the preset is used.
 """
@@ -28,11 +29,11 @@ from emotalk_blender.engine.emotion_control import make_presets, presets_path, s
 
 
 def corpus_clips(corpus: Path) -> dict[str, list[Path]]:
-    """Synthetic clips per emotion: level 1, or level 0 for neutral (which has no other)."""
+    """Synthetic and natural-voice clips per emotion: level 1, or level 0 for neutral (which has no other)."""
     manifest = json.loads((corpus / "manifest.json").read_text())
     by_emotion: dict[str, list[Path]] = defaultdict(list)
     for row in manifest["clips"]:
-        if row["kind"] == "synthetic" and row["level"] == (0 if row["emotion"] == "neutral" else 1):
+        if row["kind"] in ("synthetic", "natural") and row["level"] == (0 if row["emotion"] == "neutral" else 1):
             by_emotion[row["emotion"]].append(corpus / f"{row['name']}.wav")
     missing = [e for e in EMOTIONS if not by_emotion[e]]
     if missing:

@@ -3,6 +3,24 @@
     python -m emotalk_blender.training.train CORPUS_DIR --run-dir runs/default --minutes 50 \
         --export models/emotalk_default.safetensors
 
+Data-parallel under torchrun (PyTorch's launcher; ``python -m torch.distributed.run`` is the same):
+
+    # this 2-core CPU: two single-thread ranks train about twice as fast as one process on 2 threads
+    torchrun --standalone --nproc-per-node 2 -m emotalk_blender.training.train CORPUS_DIR \
+        --run-dir runs/X --minutes M --export models/X.safetensors
+    # one machine with G GPUs (rank r on cuda:r, NCCL)
+    torchrun --standalone --nproc-per-node G -m emotalk_blender.training.train CORPUS_DIR --run-dir runs/X ...
+    # several machines: the same command on each (R = 0, 1, ...), the corpus at the same path on every one;
+    # rank 0 alone writes the run directory (last.pt, log.jsonl, loss.png) and the export
+    torchrun --nnodes 2 --node-rank R --nproc-per-node G --rdzv-backend c10d --rdzv-endpoint HOST:29500 \
+        -m emotalk_blender.training.train CORPUS_DIR --run-dir runs/X ...
+
+(``--resume`` on several machines needs the run directory on storage they share: every rank reads last.pt.)
+``--workers N`` is the one-machine shorthand: it runs the same training under ``torchrun --standalone
+--nproc-per-node N`` and exports from the parent. The batch of 8 pairs is split across the ranks
+(pair i on rank i % world) and their gradients summed, the same gradient as one process; on a CPU
+each rank runs one thread unless ``--threads`` says otherwise. More than 8 ranks leaves the rest idle.
+
 Losses (paper, section 3.3): cross-reconstruction of B(c1, e1) from the content of A(c1, e2) and the
 emotion of A(c2, e1); self-reconstruction of B(c1, e2) from A(c1, e2); a velocity loss (MSE of frame
 differences) on both; cross-entropy of the emotion encoder's 7-class head on both inputs. Adam,
@@ -32,7 +50,9 @@ import argparse
 import copy
 import json
 import math
+import os
 import random
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -85,7 +105,7 @@ class TrainConfig:
     # CNNs throughout; ours start from random weights and need to learn, so the default trains them
     # to the end.
     end_to_end: float = 1.0
-    threads: int = 2
+    threads: int | None = None  # torch threads; None: 2, or 1 per rank of a CPU data-parallel run
     real_repeat: int = 2  # each real-speech clip twice per epoch
     # Decay of the exponential moving average of the weights that validation scores and export
     # ships (0: off). At a constant learning rate the recogniser's accuracy on unseen voices swings
@@ -132,7 +152,8 @@ class ClipCache:
         """Frozen CNN features (T50, C) of the whole normalised clip (``which``: content or emotion)."""
         if (path, which) not in self.feats:
             enc = model.audio_encoder_cont if which == "content" else model.audio_encoder_emo.wav2vec2
-            self.feats[(path, which)] = enc.features(normalise_audio(self.wav(path)[None]))[0]
+            wav = self.wav(path)[None].to(_device(model))
+            self.feats[(path, which)] = enc.features(normalise_audio(wav))[0]  # kept on the model's device
         return self.feats[(path, which)]
 
 
@@ -251,8 +272,8 @@ def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[di
         "cross": recon(cross, t11),
         "self": recon(self_rec, t12),
         "vel": recon(velocity(cross), velocity(t11)) + recon(velocity(self_rec), velocity(t12)),
-        "cls": (F.cross_entropy(logits12, torch.tensor([pair.emotion2]))
-                + F.cross_entropy(logits21, torch.tensor([pair.emotion1]))),
+        "cls": (F.cross_entropy(logits12, torch.tensor([pair.emotion2], device=logits12.device))
+                + F.cross_entropy(logits21, torch.tensor([pair.emotion1], device=logits21.device))),
         "seal": seal(cross, t11) + seal(self_rec, t12),
         "open": opening(cross, t11) + opening(self_rec, t12),
     }
@@ -280,7 +301,7 @@ def validate(model: EmoTalk, pairs: list[Pair], cache: ClipCache, cfg: TrainConf
     sums: dict[str, float] = {}
     correct = 0
     for pair in pairs[:limit]:
-        losses, logits12 = pair_losses(model, pair, pair_inputs(pair, cache, cfg, rng), cfg)
+        losses, logits12 = pair_losses(model, pair, _to(pair_inputs(pair, cache, cfg, rng), _device(model)), cfg)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + float(v)
         correct += int(logits12.argmax(-1).item() == pair.emotion2)
@@ -325,46 +346,83 @@ def plot(log_path: Path, png: Path) -> None:
 def train(corpus_dir, run_dir, minutes: float | None = None, steps: int | None = None, cfg: TrainConfig = TrainConfig(),
           model_config: EmoTalkConfig | None = None, resume: bool = False, log=print, workers: int = 1,
           unfreeze: bool = False, init=None) -> EmoTalk:
-    """Train (or resume) a model; with ``workers`` > 1, data-parallel over that many processes.
+    """Train (or resume) a model, in this process or data-parallel.
 
-    Each process runs its share of every batch of 8 on one thread and the gradients are summed
-    (gloo all-reduce): on this 2-core CPU two single-thread workers train about twice as fast as one
-    process with two threads, whose small matrix products parallelise poorly.
+    Under torchrun (WORLD_SIZE in the environment) this process is one rank of the run: env://
+    rendezvous, NCCL on GPUs (rank on cuda:LOCAL_RANK), gloo on CPUs. Otherwise ``workers`` > 1 runs
+    the same training as that many torchrun ranks on this machine and returns what they saved
+    (their output goes to ``log``); ``workers`` 1 trains here. On this 2-core CPU two single-thread
+    ranks train about twice as fast as one process with two threads, whose small matrix products
+    parallelise poorly.
     """
-    if workers > 1:
-        import torch.multiprocessing as tmp
-
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        store = (Path(run_dir) / f"ddp_store_{time.time_ns()}").resolve()  # a file:// URL needs an absolute path
-        tmp.spawn(_worker, args=(workers, str(store), corpus_dir, run_dir, minutes, steps, cfg, model_config, resume,
-                                 unfreeze, init), nprocs=workers, join=True)
-        state = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=True)
-        model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
-        model.load_state_dict(state.get("ema") or state["model"])
-        if state["frozen"]:
-            model.freeze_feature_encoders()
-        model.eval()
-        model.meta = state.get("meta", {})
-        return model
-    return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1, unfreeze, init)
-
-
-def _worker(rank, world, store, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze, init=None):
+    if workers > 1 and "WORLD_SIZE" not in os.environ:
+        load_manifest(corpus_dir)  # a bad corpus is one line here, not under torchrun's failure report
+        _launch(workers, corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, unfreeze, init, log)
+        return load_run(run_dir)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world == 1:
+        return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log, 0, 1, device, unfreeze, init)
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    dist.init_process_group("nccl" if cuda else "gloo", init_method="env://")
     try:
-        _train(corpus_dir, run_dir, minutes, steps, replace(cfg, threads=1), model_config, resume,
-               print if rank == 0 else (lambda *_: None), rank, world, unfreeze, init)
+        return _train(corpus_dir, run_dir, minutes, steps, cfg, model_config, resume, log if rank == 0 else _quiet,
+                      rank, world, device, unfreeze, init)
     finally:
         dist.destroy_process_group()
 
 
+def _quiet(*_):
+    pass
+
+
+MODULE = "emotalk_blender.training.train"  # not __name__, which is __main__ under -m
+
+
+def _launch(workers: int, corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, resume, unfreeze, init,
+            log) -> None:
+    """Run this training as ``workers`` torchrun ranks on this machine, streaming their output to ``log``."""
+    config = {"train": asdict(cfg), **({"model": model_config.to_dict()} if model_config else {})}
+    args = [str(corpus_dir), "--run-dir", str(run_dir), "--config", json.dumps(config)]
+    args += ["--minutes", str(minutes)] if minutes else []
+    args += ["--steps", str(steps)] if steps is not None else []
+    args += ["--resume"] * resume + ["--unfreeze"] * unfreeze + (["--init", str(init)] if init else [])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(workers),
+           "-m", MODULE, *args]
+    root = str(Path(__file__).resolve().parents[2])  # the project is not installed: the ranks import it from here
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
+           "PYTHONUNBUFFERED": "1"}
+    env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, without its warning; --threads still rules
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            log(line.rstrip("\n"))
+    if proc.returncode:
+        raise EmoTalkError(f"{run_dir}: torchrun with {workers} workers exited with status {proc.returncode} "
+                           "(the ranks' errors are above)")
+
+
+def load_run(run_dir) -> EmoTalk:
+    """The model a run directory's ``last.pt`` holds (the weight average if kept), for inference."""
+    state = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=True)
+    model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state.get("ema") or state["model"])
+    if state["frozen"]:
+        model.freeze_feature_encoders()
+    model.eval()
+    model.meta = state.get("meta", {})
+    return model
+
+
 def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, resume, log, rank: int, world: int,
-           unfreeze: bool = False, init=None) -> EmoTalk:
+           device: torch.device, unfreeze: bool = False, init=None) -> EmoTalk:
     import torch.distributed as dist
 
-    torch.set_num_threads(cfg.threads)
+    # CPU ranks are the parallelism (one per core): one thread each unless asked
+    torch.set_num_threads(cfg.threads or (1 if world > 1 and device.type == "cpu" else 2))
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(corpus_dir)
@@ -374,9 +432,10 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model = EmoTalk(EmoTalkConfig.from_dict(state["model_config"]))
         model.load_state_dict(state["model"])
+        model.to(device)
         cfg = replace(TrainConfig(**state["train_config"]), threads=cfg.threads)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        opt.load_state_dict(state["optimizer"])
+        opt.load_state_dict(state["optimizer"])  # moves its moments to the parameters' device
         step, epoch, frozen = state["step"], state["epoch"], state["frozen"]
         before = state.get("meta", {})  # what the runs before this one took
         if unfreeze:  # train the CNNs again from here on, to the end of the run
@@ -388,7 +447,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         log(f"resumed at step {step}" + (" with the CNN feature encoders trainable" if unfreeze else ""))
     else:
         torch.manual_seed(cfg.seed)  # the same initial weights in every worker
-        model = initial_model(init, model_config, log if rank == 0 else None)
+        model = initial_model(init, model_config, log if rank == 0 else None).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         frozen, ema_state, before = False, None, {}
         if rank == 0:
@@ -398,7 +457,6 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
     ema = WeightAverage(model, cfg.ema, ema_state) if cfg.ema and rank == 0 else None
     cache = ClipCache()
     val_pairs = validation_pairs(manifest, cfg.seed)
-    rng = random.Random((cfg.seed + step) * world + rank)
     deadline = time.monotonic() + minutes * 60 if minutes else math.inf
     t0 = time.monotonic()
     pairs = epoch_pairs(manifest, "train", seed=cfg.seed + epoch, real_repeat=cfg.real_repeat)
@@ -409,7 +467,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         go = float((steps is None or step < steps) and time.monotonic() < deadline)
         freeze = float(frozen or _progress(step, steps, t0, minutes) >= cfg.end_to_end)
         if world > 1:
-            flags = torch.tensor([go, freeze])
+            flags = torch.tensor([go, freeze], device=device)  # NCCL broadcasts device tensors only
             dist.broadcast(flags, 0)
             go, freeze = flags.tolist()
         if not go:
@@ -419,7 +477,7 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
             model.freeze_feature_encoders()  # from here on CNN features are computed once per clip
             log(f"step {step}: CNN feature encoders frozen")
         opt.zero_grad(set_to_none=True)
-        sums = torch.zeros(len(LOSS_NAMES))
+        sums = torch.zeros(len(LOSS_NAMES), device=device)
         for i in range(cfg.batch):
             if cursor >= len(pairs):
                 epoch += 1
@@ -428,10 +486,14 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
             cursor += 1
             if i % world != rank:  # this pair is another worker's share of the batch
                 continue
-            inputs = pair_inputs(pair, cache, cfg, rng, model if frozen else None, perturb=True)
-            losses, _ = pair_losses(model, pair, inputs, cfg)
+            # the pair's cuts, voices and dropout follow from (seed, step, i) alone: any number of ranks
+            # computes the same gradient, and a resumed run the same steps
+            pair_seed = int(np.random.SeedSequence([cfg.seed, step, i]).generate_state(1)[0])
+            torch.manual_seed(pair_seed)
+            inputs = pair_inputs(pair, cache, cfg, random.Random(pair_seed), model if frozen else None, perturb=True)
+            losses, _ = pair_losses(model, pair, _to(inputs, device), cfg)
             (losses["total"] / cfg.batch).backward()
-            sums += torch.tensor([float(losses[k].detach()) for k in LOSS_NAMES]) / cfg.batch
+            sums += torch.stack([losses[k].detach() for k in LOSS_NAMES]) / cfg.batch
         if world > 1:
             grads = [p.grad for p in model.parameters() if p.grad is not None]
             flat = torch.cat([g.reshape(-1) for g in grads] + [sums])
@@ -465,7 +527,28 @@ def _train(corpus_dir, run_dir, minutes, steps, cfg: TrainConfig, model_config, 
         plot(log_path, run / "loss.png")
         if ema is not None:  # what a finished run gives is the average (last.pt keeps both, to resume)
             model.load_state_dict(ema.model.state_dict())
-    return model
+    return model.cpu()
+
+
+def _device(model: EmoTalk) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to(batch, device: torch.device):
+    """A pair's ``(inputs, t11, t12)`` (ClipCache keeps them on the CPU) on ``device``."""
+    inputs, t11, t12 = batch
+    return tuple(x.to(device) for x in inputs), t11.to(device), t12.to(device)
+
+
+def _cpu(x):
+    """A state dict (nested dicts and lists) with every tensor on the CPU: last.pt loads on any machine."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu()
+    if isinstance(x, dict):
+        return {k: _cpu(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_cpu(v) for v in x)
+    return x
 
 
 LOSS_NAMES = ("total", "cross", "self", "vel", "cls", "seal", "open")
@@ -483,10 +566,11 @@ def _progress(step: int, steps: int | None, t0: float, minutes: float | None) ->
 
 def _save_state(path: Path, model, opt, cfg, step, epoch, frozen, ema: WeightAverage | None = None) -> None:
     with atomic_open(path) as fh:
-        torch.save({"meta": getattr(model, "meta", {}), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "model_config": model.config.to_dict(), "train_config": asdict(cfg), "step": step, "epoch": epoch,
-                    "frozen": frozen, "torch_rng": torch.get_rng_state(),
-                    **({"ema": ema.model.state_dict()} if ema is not None else {})},
+        torch.save({"meta": getattr(model, "meta", {}), "model": _cpu(model.state_dict()),
+                    "optimizer": _cpu(opt.state_dict()), "model_config": model.config.to_dict(),
+                    "train_config": asdict(cfg), "step": step, "epoch": epoch, "frozen": frozen,
+                    "torch_rng": torch.get_rng_state(),
+                    **({"ema": _cpu(ema.model.state_dict())} if ema is not None else {})},
                    fh)
 
 
@@ -496,27 +580,40 @@ def main(argv=None) -> int:
     ap.add_argument("--run-dir", default="runs/default")
     ap.add_argument("--minutes", type=float)
     ap.add_argument("--steps", type=int)
-    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=TrainConfig.threads,
-                    help="torch threads (1 per run when running two at once)")
-    ap.add_argument("--workers", type=int, default=1, help="data-parallel processes (2 on a 2-core CPU)")
+    # None: the TrainConfig default (or --config's value)
+    ap.add_argument("--lr", type=float, help=f"learning rate (default {TrainConfig.lr})")
+    ap.add_argument("--seed", type=int, help="default 0")
+    ap.add_argument("--threads", type=int, help="torch threads per process (default 2, or 1 per rank of a CPU "
+                                                 "data-parallel run; 1 per run when running two at once)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="data-parallel processes on this machine, run under torchrun (2 on a 2-core CPU)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", help="fine-tune this checkpoint (the shipped default or the released EmoTalk.pth)")
     ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
-    ap.add_argument("--w-open", type=float, default=TrainConfig.w_open, help="weight of the lip-opening loss")
+    ap.add_argument("--w-open", type=float, help=f"weight of the lip-opening loss (default {TrainConfig.w_open})")
+    ap.add_argument("--config", help="JSON: TrainConfig fields under 'train', the model's config under 'model' "
+                                     "(how --workers hands its ranks a Python caller's settings)")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
     ap.add_argument("--name", default="EmoTalk default (small, synthetic corpus)")
     args = ap.parse_args(argv)
-    cfg = TrainConfig(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open)
+    try:
+        config = json.loads(args.config) if args.config else {}
+        flags = dict(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open)
+        cfg = TrainConfig(**{**config.get("train", {}), **{k: v for k, v in flags.items() if v is not None}})
+        model_config = EmoTalkConfig.from_dict(config["model"]) if "model" in config else None
+    except (ValueError, TypeError, AttributeError) as exc:
+        print(f"error: --config: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.init:
             load_checkpoint(args.init)  # a bad file is one line before the run starts
-        model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, resume=args.resume,
+        model = train(args.corpus, args.run_dir, args.minutes, args.steps, cfg, model_config, resume=args.resume,
                       workers=args.workers, unfreeze=args.unfreeze, init=args.init)
     except EmoTalkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if int(os.environ.get("RANK", "0")) != 0:  # a torchrun rank other than 0: rank 0 saved the run and exports
+        return 0
     if args.export:
         meta = {"name": args.name, "licence": "GPL-3.0-or-later", "corpus": str(args.corpus), **model.meta}
         save_checkpoint(model, args.export, meta=meta)
