@@ -591,6 +591,7 @@ def main(argv=None) -> int:
     ap.add_argument("--init", help="fine-tune this checkpoint (the shipped default or the released EmoTalk.pth)")
     ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
     ap.add_argument("--w-open", type=float, help=f"weight of the lip-opening loss (default {TrainConfig.w_open})")
+    ap.add_argument("--w-seal", type=float, help=f"weight of the lip-seal loss (default {TrainConfig.w_seal})")
     ap.add_argument("--config", help="JSON: TrainConfig fields under 'train', the model's config under 'model' "
                                      "(how --workers hands its ranks a Python caller's settings)")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
@@ -598,7 +599,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         config = json.loads(args.config) if args.config else {}
-        flags = dict(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open)
+        flags = dict(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open,
+                     w_seal=args.w_seal)
         cfg = TrainConfig(**{**config.get("train", {}), **{k: v for k, v in flags.items() if v is not None}})
         model_config = EmoTalkConfig.from_dict(config["model"]) if "model" in config else None
     except (ValueError, TypeError, AttributeError) as exc:
