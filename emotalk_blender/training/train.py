@@ -86,6 +86,10 @@ class TrainConfig:
     # Lip-opening hinge on the target's open frames (``opening``), the seal's mirror image: plain MSE
     # regressed the mouth to half the target's aperture on open vowels (0 = off, the first models).
     w_open: float = 3.0
+    # Closure hinge (``closure``): per closed run of the target, the least aperture (within a frame
+    # either side) above half the closed threshold. Asks each p/b/m to close once, not every frame
+    # near it to be shut, which is what a plain seal weight trades against opening.
+    w_close: float = 0.0
     # Emotion cross-entropy on real prompts, whose "neutral" is assumed. Experiment: 0 (with the
     # emotion-only input resampled within 0.1) called fewer held-out clips neutral (80 vs 105 of
     # 728) but was no more accurate (75.0 % vs 76.5 %) and shut 38 % of open vowels (17 %).
@@ -257,6 +261,18 @@ def opening(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (F.relu(ap - lip_aperture(pred))[open_] ** 2).mean()
 
 
+def closure(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared least lip aperture beyond half the closed threshold, per closed run of the target
+    (widened by one frame either side), averaged over the runs."""
+    closed = (lip_aperture(target) < CLOSED_APERTURE).reshape(-1).cpu().numpy()
+    if not closed.any():
+        return pred.new_zeros(())
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], closed.astype(np.int8), [0]])))
+    ap = lip_aperture(pred).reshape(-1)
+    least = torch.stack([ap[max(0, a - 1):b + 1].min() for a, b in zip(edges[::2], edges[1::2])])
+    return (F.relu(least - CLOSED_APERTURE / 2) ** 2).mean()
+
+
 def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The losses of one pair (and their weighted total), and the emotion logits of A(c1, e2)."""
     inputs, t11, t12 = batch
@@ -276,10 +292,12 @@ def pair_losses(model: EmoTalk, pair: Pair, batch, cfg: TrainConfig) -> tuple[di
                 + F.cross_entropy(logits21, torch.tensor([pair.emotion1], device=logits21.device))),
         "seal": seal(cross, t11) + seal(self_rec, t12),
         "open": opening(cross, t11) + opening(self_rec, t12),
+        "close": closure(cross, t11) + closure(self_rec, t12),
     }
     w_cls = cfg.w_cls_real if pair.speaker == REAL_SPEAKER and cfg.w_cls_real is not None else cfg.w_cls
     out["total"] = (cfg.w_cross * out["cross"] + cfg.w_self * out["self"] + cfg.w_vel * out["vel"] + w_cls * out["cls"]
-                    + cfg.w_seal * out["seal"] + cfg.w_open * out["open"])
+                    + cfg.w_seal * out["seal"] + cfg.w_open * out["open"]
+                    + cfg.w_close * out["close"])
     return out, logits12
 
 
@@ -551,7 +569,7 @@ def _cpu(x):
     return x
 
 
-LOSS_NAMES = ("total", "cross", "self", "vel", "cls", "seal", "open")
+LOSS_NAMES = ("total", "cross", "self", "vel", "cls", "seal", "open", "close")
 
 
 def _progress(step: int, steps: int | None, t0: float, minutes: float | None) -> float:
@@ -592,6 +610,8 @@ def main(argv=None) -> int:
     ap.add_argument("--unfreeze", action="store_true", help="with --resume: train the CNN feature encoders again")
     ap.add_argument("--w-open", type=float, help=f"weight of the lip-opening loss (default {TrainConfig.w_open})")
     ap.add_argument("--w-seal", type=float, help=f"weight of the lip-seal loss (default {TrainConfig.w_seal})")
+    ap.add_argument("--w-close", type=float, help=f"weight of the per-closure loss (default {TrainConfig.w_close})")
+    ap.add_argument("--w-vel", type=float, help=f"weight of the velocity loss (default {TrainConfig.w_vel})")
     ap.add_argument("--config", help="JSON: TrainConfig fields under 'train', the model's config under 'model' "
                                      "(how --workers hands its ranks a Python caller's settings)")
     ap.add_argument("--export", help="write the trained weights here (the project's checkpoint format)")
@@ -600,7 +620,7 @@ def main(argv=None) -> int:
     try:
         config = json.loads(args.config) if args.config else {}
         flags = dict(lr=args.lr, seed=args.seed, threads=args.threads, w_open=args.w_open,
-                     w_seal=args.w_seal)
+                     w_seal=args.w_seal, w_close=args.w_close, w_vel=args.w_vel)
         cfg = TrainConfig(**{**config.get("train", {}), **{k: v for k, v in flags.items() if v is not None}})
         model_config = EmoTalkConfig.from_dict(config["model"]) if "model" in config else None
     except (ValueError, TypeError, AttributeError) as exc:
