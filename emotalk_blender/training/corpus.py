@@ -10,10 +10,14 @@ per clip, and:
 - real_reference.json: for the held-out real prompts, the alignment-derived references
   (bilabial closure frame spans and a style-free jawOpen curve) that the evaluation compares with.
 
-Every speaker says each of its sentences in every emotion (neutral at level 0 only, as RAVDESS;
-the others at levels 0 and 1), which is what cross-reconstruction pairs need. Splits:
-``train``; ``val_sentence`` (training speakers, held-out sentences); ``test_speaker`` (held-out
-voices 24..27 on held-out sentences); ``train_real`` and ``test_real`` (asterisk prompts).
+Speakers: espeak-ng voices (``synthetic``, emotions.SPEAKERS) and natural voices (``natural``:
+Debian's flite and festival voices, made from recordings of human speakers, with pitch, rate and
+loudness variants as further speakers; natural.NATURAL_SPEAKERS). Every speaker says each of its
+sentences in every emotion (neutral at level 0 only, as RAVDESS; the others at levels 0 and 1),
+which is what cross-reconstruction pairs need. Splits: ``train``; ``val_sentence`` (training
+speakers, held-out sentences); ``test_speaker`` (held-out espeak voices 24..27 on held-out
+sentences); ``test_natural`` (the held-out natural voices, flite awb and festival ked, on held-out
+sentences); ``train_real`` and ``test_real`` (asterisk prompts).
 Everything is a function of the seed: clip plans, per-clip randomness (blinks, gaze, augmentation)
 and the real-prompt split; the worker count does not change any output.
 """
