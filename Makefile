@@ -33,7 +33,8 @@ bench: setup
 # The main job on the shipped defaults: audio in, an animated .blend and a preview MP4 (with sound) out.
 demo: setup
 	$(PY) -m emotalk_blender bake samples/sample.flac -o out/demo.blend --preview out/demo.mp4
-	@echo "wrote out/demo.blend and out/demo.mp4"
+	$(PY) scripts/render_demo_sheet.py --audio samples/sample.flac --out out/demo_sheet.png
+	@echo "wrote out/demo.blend, out/demo.mp4 and out/demo_sheet.png (the widest and the closed mouth frames, named)"
 
 # Regenerate the default head (deterministic) and the contact sheet of its 52 targets.
 head: setup
