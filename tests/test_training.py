@@ -25,6 +25,8 @@ from emotalk_blender.training.train import (
     ClipCache,
     TrainConfig,
     WeightAverage,
+    closure,
+    opening,
     pair_inputs,
     pair_losses,
     seal,
@@ -129,6 +131,42 @@ def test_seal_loss_asks_for_closed_lips_only_where_the_target_closes_them():
     assert float(seal(wider, target)) == pytest.approx(float(seal(opened, target)))
     # torch and numpy apertures agree (one definition)
     assert np.allclose(lip_aperture(opened)[0].numpy(), lip_aperture(opened[0].numpy()))
+
+
+def test_opening_loss_asks_the_lips_to_open_as_wide_as_the_target_where_it_opens():
+    target = torch.zeros(1, 10, 52)
+    target[0, 5:, INDEX["jawOpen"]] = 0.5  # closed for 5 frames, then open
+    assert float(opening(target, target)) == 0.0
+    half = target.clone()
+    half[0, 5:, INDEX["jawOpen"]] = 0.25  # the regression to the mean: half as wide
+    assert float(opening(half, target)) == pytest.approx(0.25 ** 2)
+    wider = target.clone()
+    wider[0, :, INDEX["jawOpen"]] = 0.9  # wider than asked, even where closed: not this loss's business
+    assert float(opening(wider, target)) == 0.0
+    shut = torch.zeros(1, 10, 52)
+    assert float(opening(shut, shut)) == 0.0  # no open frame in the target, nothing asked
+
+
+def test_closure_loss_asks_each_closed_run_to_close_once():
+    target = torch.zeros(1, 12, 52)
+    target[0, :, INDEX["jawOpen"]] = 0.5
+    target[0, 3:5, INDEX["jawOpen"]] = 0.0  # closure 1: frames 3-4
+    target[0, 8:10, INDEX["jawOpen"]] = 0.0  # closure 2: frames 8-9
+    blurred = torch.zeros(1, 12, 52)
+    blurred[0, :, INDEX["jawOpen"]] = 0.3  # never closes
+    assert float(closure(blurred, target)) == pytest.approx((0.3 - CLOSED_APERTURE / 2) ** 2)
+    once = blurred.clone()
+    once[0, 4, INDEX["jawOpen"]] = 0.0  # closure 1 met on one frame, closure 2 not
+    assert float(closure(once, target)) == pytest.approx((0.3 - CLOSED_APERTURE / 2) ** 2 / 2)
+    early = blurred.clone()
+    early[0, [2, 7], INDEX["jawOpen"]] = 0.0  # each a frame early: within the one-frame margin
+    assert float(closure(early, target)) == 0.0
+    pred = blurred.clone()
+    pred[0, :, INDEX["jawOpen"]] += 0.01 * torch.arange(12)  # one least frame per closure
+    pred.requires_grad_(True)
+    closure(pred, target).backward()
+    moved = pred.grad[0, :, INDEX["jawOpen"]].nonzero().flatten().tolist()
+    assert moved == [2, 7]  # the least frame of each closure's window, nothing else
 
 
 def test_emotion_input_gets_a_new_voice_and_real_prompts_skip_the_emotion_loss(tiny_corpus):
