@@ -2,12 +2,15 @@
 
 Headless, with the bpy module, in the look of ``render_contact_sheet.py`` (Workbench, matcap).
 The take is what ``make demo`` bakes: the default model on samples/sample.flac with the default
-settings. The frames are picked from the model's own output, not from an alignment: half of them
-the largest lip apertures (visemes.lip_aperture), half the smallest during speech (audio RMS above
-10 % of the loudest frame's, gaps up to 8 frames bridged for silent stop closures), each group at
-least 10 frames apart, shown in time order. Under the tiles: jawOpen, mouthClose and the lip
-aperture over the whole take, the chosen frames marked. Frame numbers count from 0 at the start
-of the take (frame f is Blender frame f + 1 in ``make demo``'s .blend, which starts at 1).
+settings. With a transcript (``--transcript``; samples/sample.txt for the sample) the frames are
+picked and named from a pocketsphinx forced alignment: half the widest frames of open vowels
+(/aa ae ah ao aw ay/), half the least lip aperture (visemes.lip_aperture) at p/b/m within 2 frames,
+each group at least 10 frames apart, shown in time order. Without one they come from the model's
+own output: half the largest apertures, half the smallest during speech (audio RMS above 10 % of
+the loudest frame's, gaps up to 8 frames bridged for silent stop closures). Under the tiles:
+jawOpen, mouthClose and the lip aperture over the whole take, the chosen frames marked. Frame
+numbers count from 0 at the start of the take (frame f is Blender frame f + 1 in ``make demo``'s
+.blend, which starts at 1).
 
     .venv/bin/python scripts/render_demo_sheet.py            # -> docs/demo_sheet.png
     .venv/bin/python scripts/render_demo_sheet.py --frames 4 --cell 128 --out /tmp/demo.png
@@ -87,8 +90,40 @@ def pick_frames(aperture: np.ndarray, speech: np.ndarray, n: int = 8,
     return sorted([(f, "open") for f in widest] + [(f, "closed") for f in closed])
 
 
-def label_of(frame: int, kind: str, aperture: float) -> str:
-    return f"f {frame}  {frame / FPS:.2f} s  {kind} (aperture {aperture:.2f})"
+OPEN_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})  # ARPAbet, the jaw's widest
+BILABIALS = frozenset({"P", "B", "M"})
+
+
+def pick_aligned(aperture: np.ndarray, phones, n: int = 8, separation: int = SEPARATION) -> list[tuple[int, str, str]]:
+    """(frame, "open" | "closed", phone) in time order from a forced alignment: per open vowel its
+    widest frame, per p/b/m its least aperture within 2 frames of the phone (the evaluation's
+    tolerance); the ceil(n/2) widest vowels and the n//2 best-closed bilabials, each kind spread
+    ``separation`` frames apart."""
+    last = len(aperture) - 1
+    opens, closes = [], []
+    for p in phones:
+        sym = p.symbol.upper().rstrip("012")
+        a = min(last, int(round(p.start * FPS)))
+        b = min(last, max(a, int(round(p.end * FPS)) - 1))
+        if sym in OPEN_VOWELS:
+            f = a + int(np.argmax(aperture[a:b + 1]))
+            opens.append((f, sym))
+        elif sym in BILABIALS:
+            lo, hi = max(0, a - 2), min(last, b + 2)
+            f = lo + int(np.argmin(aperture[lo:hi + 1]))
+            closes.append((f, sym))
+    if not opens or not closes:
+        raise ValueError("the alignment has no open vowel or no p/b/m")
+    sym = dict(opens + closes)
+    widest = _spread(np.array([f for f, _ in sorted(opens, key=lambda x: -aperture[x[0]])]), n - n // 2, separation)
+    # closures shown across the take: the best-closed first, spread apart
+    shut = _spread(np.array([f for f, _ in sorted(closes, key=lambda x: aperture[x[0]])]), n // 2, separation)
+    return sorted([(f, "open", sym[f]) for f in widest] + [(f, "closed", sym[f]) for f in shut])
+
+
+def label_of(frame: int, kind: str, aperture: float, phone: str = "") -> str:
+    what = f"/{phone.lower()}/ {kind}" if phone else kind
+    return f"f {frame}  {frame / FPS:.2f} s  {what} (aperture {aperture:.2f})"
 
 
 def plot_strip(weights: np.ndarray, aperture: np.ndarray, speech: np.ndarray, picks, width: int, height: int,
@@ -134,7 +169,8 @@ def plot_strip(weights: np.ndarray, aperture: np.ndarray, speech: np.ndarray, pi
     return rgba
 
 
-def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, out: Path, cell: int) -> Path:
+def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, out: Path, cell: int,
+           phones: dict[int, str] | None = None) -> Path:
     """Tiles of the picked frames (COLUMNS a row) above ``strip``, into one PNG at ``out``."""
     import bpy
     import render_contact_sheet as sheet
@@ -157,7 +193,7 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
         for k, (f, kind) in enumerate(picks):
             for i, name in enumerate(arkit.ARKIT_NAMES):
                 keys[name].value = float(weights[f, i])
-            label.set(label_of(f, kind, float(aperture[f])))
+            label.set(label_of(f, kind, float(aperture[f]), (phones or {}).get(f, "")))
             scene.render.filepath = str(Path(tmp) / f"{k:02d}.png")
             bpy.ops.render.render(write_still=True)
             tiles.append(sheet._read_png(Path(scene.render.filepath)))
@@ -183,6 +219,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(REPO / "docs" / "demo_sheet.png"))
     ap.add_argument("--frames", type=int, default=8, help="frames shown: half open, half closed (default 8)")
     ap.add_argument("--cell", type=int, default=300, help="tile size in pixels (default 300)")
+    ap.add_argument("--transcript", help="the words spoken (text, or a .txt file): frames are then picked and named "
+                    "by a pocketsphinx alignment, open vowels and p/b/m (default: samples/sample.txt for the sample)")
     args = ap.parse_args(argv)
     if args.frames < 2:
         ap.error("--frames must be at least 2 (one open, one closed)")
@@ -190,17 +228,32 @@ def main(argv=None):
     weights = generate_from_audio(audio, GenerateSettings(checkpoint=args.checkpoint))  # make demo's take
     aperture = lip_aperture(weights)
     speech = speech_mask(frame_rms(audio, len(weights)))
-    picks = pick_frames(aperture, speech, args.frames)
+    transcript = args.transcript
+    if transcript is None and Path(args.audio).resolve() == (REPO / "samples" / "sample.flac").resolve():
+        transcript = str(REPO / "samples" / "sample.txt")
+    model = Path(args.checkpoint).name if args.checkpoint else "default model"
+    if transcript:
+        from emotalk_blender.training import real  # pocketsphinx: a training extra
+
+        text = Path(transcript).read_text() if transcript.endswith(".txt") else transcript
+        named = pick_aligned(aperture, real.align(audio, real.normalise_text(text)), args.frames)
+        picks = [(f, kind) for f, kind, _ in named]
+        phones = {f: ph for f, _, ph in named}
+        title = (f"{Path(args.audio).name}, {model}: open = the widest frame of the {args.frames - args.frames // 2} "
+                 f"widest open vowels, closed = the least aperture at {args.frames // 2} p/b/m (pocketsphinx "
+                 f"alignment), each >= {SEPARATION} frames apart")
+    else:
+        picks, phones = pick_frames(aperture, speech, args.frames), {}
+        title = (f"{Path(args.audio).name}, {model}: open = the {args.frames - args.frames // 2} widest lip "
+                 f"apertures, closed = the {args.frames // 2} smallest during speech, each >= {SEPARATION} "
+                 "frames apart")
     if len(picks) < args.frames:
         print(f"warning: {Path(args.audio).name}: only {len(picks)} frames {SEPARATION} frames apart", file=sys.stderr)
     for f, kind in picks:
-        print(label_of(f, kind, float(aperture[f])))
+        print(label_of(f, kind, float(aperture[f]), phones.get(f, "")))
     cols = min(COLUMNS, len(picks))
-    title = (f"{Path(args.audio).name}, {Path(args.checkpoint).name if args.checkpoint else 'default model'}: "
-             f"open = the {args.frames - args.frames // 2} widest lip apertures, closed = the {args.frames // 2} "
-             f"smallest during speech, each >= {SEPARATION} frames apart")
     strip = plot_strip(weights, aperture, speech, picks, cols * args.cell, max(170, int(0.85 * args.cell)), title)
-    path = render(weights, picks, aperture, strip, Path(args.out), args.cell)
+    path = render(weights, picks, aperture, strip, Path(args.out), args.cell, phones)
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
 
 
