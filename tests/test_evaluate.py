@@ -114,8 +114,15 @@ def test_demo_sheet_renders_open_and_closed_frames_with_the_lip_plot(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     seconds = time.perf_counter() - t0
     lines = [line for line in run.stdout.splitlines() if " s  " in line]
-    kinds = [line.split("  ")[2].split(" ")[0] for line in lines]
+    kinds = [("open" if " open (" in line else "closed" if " closed (" in line else "?") for line in lines]
     assert sorted(kinds) == ["closed", "closed", "open", "open"], run.stdout
+    # the sample has a transcript: every frame is named by its aligned phone, open vowels open, p/b/m closed
+    phones = [line.split("  ")[2].split(" ")[0].strip("/").upper() for line in lines]
+    sys.path.insert(0, str(REPO / "scripts"))
+    import render_demo_sheet as demo
+
+    assert all((ph in demo.OPEN_VOWELS) == (k == "open") and (ph in demo.BILABIALS) == (k == "closed")
+               for ph, k in zip(phones, kinds)), run.stdout
     frames = [int(line.split("  ")[0].removeprefix("f ")) for line in lines]
     assert frames == sorted(frames)  # time order
     img = matplotlib.image.imread(out)
@@ -123,6 +130,22 @@ def test_demo_sheet_renders_open_and_closed_frames_with_the_lip_plot(tmp_path):
     tiles, strip = img[:96], img[96:]
     assert tiles.std() > 0.05 and strip.std() > 0.05  # a rendered head and a drawn plot, not a blank
     assert seconds < 60, seconds
+
+
+def test_aligned_picking_takes_open_vowels_widest_and_bilabials_least():
+    sys.path.insert(0, str(REPO / "scripts"))
+    import render_demo_sheet as demo
+    from emotalk_blender.training.espeak import Phone
+
+    aperture = np.full(90, 0.3)
+    aperture[10:20], aperture[14] = 0.5, 0.8  # /aa/ at frames 10-19, widest at 14
+    aperture[31] = 0.02  # the /m/ (frames 30-32) closes on frame 31
+    aperture[60:70] = 0.6  # /iy/: wide but not an open vowel, never picked as one
+    phones = [Phone("SIL", 0.0, 10 / 30), Phone("AA1", 10 / 30, 20 / 30), Phone("T", 20 / 30, 30 / 30),
+              Phone("M", 30 / 30, 33 / 30), Phone("EH", 33 / 30, 60 / 30), Phone("IY", 60 / 30, 70 / 30)]
+    assert demo.pick_aligned(aperture, phones, 2) == [(14, "open", "AA"), (31, "closed", "M")]
+    with pytest.raises(ValueError, match="no open vowel or no p/b/m"):
+        demo.pick_aligned(aperture, phones[:3], 2)
 
 
 def test_frame_picking_spreads_open_and_closed_frames():

@@ -38,13 +38,17 @@ def test_short_clip_identical_to_unchunked(model, speech_wav):
 
 
 def test_normalisation_is_the_same_bits_in_numpy_and_torch():
-    """Inference normalises in NumPy, the model's own forward in torch: the two must agree exactly."""
+    """Inference normalises in NumPy, the model's own forward in torch: the two must agree to the last bits.
+
+    Same statistics (float64 sums, rounded to float32) and the same float32 steps; but the float32 square
+    root of the same value can differ by one ulp between NumPy and torch on some CPUs (seen on an AMD EPYC:
+    sqrt(1.0016965) = 1.0008478 in NumPy, 1.0008479 in torch), so the results may differ by 2 ulp there."""
     rng = np.random.default_rng(0)
     for n, scale, offset in ((1000, 0.01, 0.0), (48000, 0.3, 0.01), (321_600, 1.0, -0.2), (77_777, 0.05, 0.3)):
         x = (rng.standard_normal(n) * scale + offset).astype(np.float32)
         got = seam.normalise_audio(x)
         assert got.dtype == np.float32
-        assert np.array_equal(got, normalise_audio(torch.from_numpy(x)[None])[0].numpy())
+        np.testing.assert_array_max_ulp(got, normalise_audio(torch.from_numpy(x)[None])[0].numpy(), maxulp=2)
         var = x.astype(np.float64).var()
         assert abs(float(got.mean())) < 1e-5
         assert float(got.std()) == pytest.approx(np.sqrt(var / (var + 1e-7)), rel=1e-4)
