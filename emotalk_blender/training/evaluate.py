@@ -16,7 +16,7 @@ paired like the synthetic clips) when the corpus has them:
     closer to the target of the emotion audio than to that of the content audio);
   * emotion accuracy per voice (the row's ``voice``, else its speaker id);
   * lip opening against the clip's target (no alignment reference here, so open frames are those
-    where the target's lip aperture is above train.OPEN_APERTURE): the share shown with closed
+    where the target's lip aperture is above visemes.OPEN_APERTURE): the share shown with closed
     lips, and the mean predicted aperture over the mean target aperture on them.
 Held-out real speech (split ``test_real``: asterisk prompts never trained on):
   * bilabial hit rate: every p/b/m closure of the forced alignment met by closed lips
@@ -51,8 +51,7 @@ from ..engine.postprocess import smooth
 from ..engine.templates import default_template_path, load_template_set
 from ..engine import metrics
 from .corpus import load_manifest
-from .train import OPEN_APERTURE
-from .visemes import CLOSED_APERTURE, lip_aperture
+from .visemes import CLOSED_APERTURE, OPEN_APERTURE, lip_aperture
 
 LIP_CHANNELS = [INDEX[n] for n in ARKIT_NAMES if n.startswith((
     "jaw", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRoll", "mouthPress", "mouthLowerDown", "mouthUpperUp"))]

@@ -37,6 +37,7 @@ from ..engine.errors import EmoTalkError
 from .emotions import EMOTION_VOICE, intensity
 from .espeak import Phone, Utterance
 
+# for the install hint; `make deps` installs the same list (Makefile DEB_PACKAGES)
 DEBIAN_PACKAGES = ("flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts")
 # How the espeak deltas (espeak's 0..100 pitch scales) read as factors on a voice's own pitch
 # level and range: +25 points (surprise) -> 1.3 x the pitch, -16 (sad) -> 0.81 x.

@@ -70,7 +70,7 @@ from ..engine.checkpoint import load_checkpoint, save_checkpoint
 from ..engine.errors import EmoTalkError
 from ..engine.model import EmoTalk, EmoTalkConfig, normalise_audio, small_config
 from .corpus import REAL_SPEAKER, Pair, epoch_pairs, load_manifest
-from .visemes import CLOSED_APERTURE, lip_aperture
+from .visemes import CLOSED_APERTURE, OPEN_APERTURE, lip_aperture
 
 
 @dataclass
@@ -250,9 +250,6 @@ def seal(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if not bool(closed.any()):
         return pred.new_zeros(())
     return (F.relu(lip_aperture(pred) - CLOSED_APERTURE / 2)[closed] ** 2).mean()
-
-
-OPEN_APERTURE = 0.15  # target lip aperture above this: lips clearly apart (open vowels)
 
 
 def opening(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

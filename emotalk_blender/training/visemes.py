@@ -288,6 +288,7 @@ def seal_frames(y: np.ndarray, spans: list[tuple[float, float]]) -> None:
 # Lip aperture: how far the lips are apart, in ARKit terms. One definition for the corpus, its
 # tests and the evaluation of bilabial closures.
 CLOSED_APERTURE = 0.1
+OPEN_APERTURE = 0.15  # above this: lips clearly apart (open vowels); the opening loss and its evaluation
 
 
 def lip_aperture(y):
