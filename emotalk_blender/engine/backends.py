@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 
-from . import paths
+from . import encodings, paths
 from .backend import Backend
 from .errors import CheckpointError, EmoTalkError
 from .precision import precision_of, resolve_precision
@@ -95,12 +95,19 @@ def load_backend(checkpoint=None, device: str | None = None, backend: str = "aut
     except OSError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     device = _device_key(name, device)
-    precision = resolve_precision(precision_of(precision, half), device, name)
+    asked = precision_of(precision, half)
+    precision = resolve_precision(asked, device, name)  # checked here, before anything loads
+    if name == "torch" and asked == "auto":
+        # The torch loader decides ``auto`` with the network in hand (small networks stay fp32,
+        # torch_backend.AUTO_REDUCED_MIN_PARAMETERS): hand it ``auto``, not what auto means for big ones.
+        precision = "auto"
     key = (*stamp, device, name, precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE.clear()  # free the old model before loading the new one
+            encodings.clear()  # the old model's encoder outputs go with it
             _CACHE[key] = _load(name, path, device, precision)
+            encodings.keep_for(_CACHE[key])  # frozen weights: re-takes may reuse its encoder outputs
         return _CACHE[key]
 
 

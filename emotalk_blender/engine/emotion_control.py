@@ -214,6 +214,7 @@ def interpolate_frames(features: np.ndarray, frames: int) -> np.ndarray:
 def clip_features(backend, audio: np.ndarray) -> np.ndarray:
     """(T, emotion_dim) emotion features of a mono 16 kHz clip through ``backend`` (anything with
     ``encode_emotion``), in the inference's overlapping windows when it is long."""
+    from . import encodings
     from .backend import normalise_audio
     from .constants import SAMPLE_RATE
     from .inference import CHUNK_SECONDS, OVERLAP_SECONDS, cross_fade, windows
@@ -223,7 +224,9 @@ def clip_features(backend, audio: np.ndarray) -> np.ndarray:
     chunk, overlap = (round(s * 10) * step for s in (CHUNK_SECONDS, OVERLAP_SECONDS))
     out, written = None, 0
     for s, e in windows(len(audio), chunk, overlap):
-        y = np.asarray(backend.encode_emotion(normalise_audio(audio[s:e]), frames_for_samples(e - s)), np.float32)
+        wav, frames = normalise_audio(audio[s:e]), frames_for_samples(e - s)
+        y = np.asarray(encodings.encode(backend, "emotion", wav, frames, lambda: backend.encode_emotion(wav, frames)),
+                       np.float32)
         if out is None:
             out = np.zeros((frames_for_samples(len(audio)), y.shape[1]), np.float32)
         written = cross_fade(out, y, s * FPS // SAMPLE_RATE, written)

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import encodings
 from .arkit import NUM_BLENDSHAPES
 from .backend import Backend, normalise_audio
 from .constants import FPS, SAMPLE_RATE, frames_for_samples
@@ -57,11 +58,11 @@ def run_window(backend: Backend, wav: np.ndarray, level, person, tick: Progress,
     frames = frames_for_samples(wav.shape[0])
     tick(0.0, "emotion encoder")
     wav = normalise_audio(wav)
-    emotion = backend.encode_emotion(wav, frames)
+    emotion = encodings.encode(backend, "emotion", wav, frames, lambda: backend.encode_emotion(wav, frames))
     if direct is not None:
         emotion = direct(emotion, f0, f0 + frames)
     tick(0.45, "content encoder")
-    content = backend.encode_content(wav, frames)
+    content = encodings.encode(backend, "content", wav, frames, lambda: backend.encode_content(wav, frames))
     tick(0.9, "decoder")
     out = backend.decode(content, emotion, level, person)
     tick(1.0, "done")
