@@ -94,6 +94,10 @@ def run_generate(args) -> int:
         bar = ProgressBar(Path(audio).name, force=args.progress)
         weights = generate(audio, settings, progress=bar)
         atomic.save_npy(out, weights.astype(np.float32))  # no half-written file under the real name
+        if settings.head_motion > 0:  # NAME.head.npy: (T, 3) pitch, yaw, roll in degrees (engine/head_motion.py)
+            from .head_motion import head_path, motion_for_file
+
+            atomic.save_npy(head_path(out), motion_for_file(audio, settings, len(weights)))
         print(f"{out}: {weights.shape[0]} frames", file=sys.stderr)
     return 0
 

@@ -21,6 +21,10 @@ STRENGTH_FLAGS = (
     ("--lower-smooth", "lower_smooth", int, "Savitzky-Golay window of the lower face, odd, 1 = off (default 5)"),
     ("--gaze", "gaze", float, "procedural gaze (saccades and drift) strength 0..1 (default 0: off)"),
     ("--gaze-seed", "gaze_seed", int, "the gaze's seed (default 0)"),
+    ("--head-motion", "head_motion", float, "head motion from the voice, strength 0..2 (default 0: off); "
+                                             "generate writes NAME.head.npy"),
+    ("--head-style", "head_style", str, "head motion style: natural, calm, lively, nodding, storyteller, anchor"),
+    ("--head-seed", "head_seed", int, "the head motion's seed (default 0)"),
 )
 
 

@@ -128,7 +128,8 @@ def smooth_parts(weights: np.ndarray, upper_window: int = DEFAULT_SMOOTH,
 
 
 def finish(raw: np.ndarray, controls: FaceControls = FaceControls(), smoothing: bool = True, blinks: bool = True,
-           seed: int | None = 0, gaze_strength: float = 0.0, gaze_seed: int | None = None) -> np.ndarray:
+           seed: int | None = 0, gaze_strength: float = 0.0, gaze_seed: int | None = None,
+           head: np.ndarray | None = None) -> np.ndarray:
     """Network output -> the take: the demo's post-processing with every face-part control.
 
     With default controls and no gaze this equals ``postprocess.postprocess(raw, smoothing, blinks, seed)``.
@@ -143,5 +144,6 @@ def finish(raw: np.ndarray, controls: FaceControls = FaceControls(), smoothing: 
         if controls.blink_strength != 1.0:  # the inserted curves scaled (the channels hold nothing else)
             out[:, BLINK_CHANNELS] *= np.float32(controls.blink_strength)
     if gaze_strength > 0:
-        out = add_gaze(out, gaze_strength, seed if gaze_seed is None else gaze_seed)
+        # With head motion the eyes counter-rotate to hold each fixation.
+        out = add_gaze(out, gaze_strength, seed if gaze_seed is None else gaze_seed, head=head)
     return offset_eyelids(out, controls.eyelid)

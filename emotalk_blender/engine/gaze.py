@@ -52,8 +52,10 @@ def _min_jerk(n: int) -> np.ndarray:
     return 10 * tau ** 3 - 15 * tau ** 4 + 6 * tau ** 5
 
 
-def gaze_path(frames: int, seed: int | None) -> np.ndarray:
-    """(frames, 2) yaw and pitch in degrees, starting straight ahead: fixations, saccades and drift."""
+def gaze_path(frames: int, seed: int | None, saccades: list | None = None) -> np.ndarray:
+    """(frames, 2) yaw and pitch in degrees, starting straight ahead: fixations, saccades and drift.
+
+    ``saccades``, when given, receives (first frame, frame count) of each saccade."""
     rng = np.random.default_rng(seed)
     out = np.zeros((frames, 2))
     pos = np.zeros(2)
@@ -72,6 +74,8 @@ def gaze_path(frames: int, seed: int | None) -> np.ndarray:
             target *= RADIUS_DEG / norm
         moved = float(np.hypot(*(target - pos)))
         n = max(1, math.ceil((0.021 + 0.0022 * moved) * FPS))  # the main sequence
+        if saccades is not None:
+            saccades.append((t, n))
         seg = pos + _min_jerk(n)[:, None] * (target - pos)
         out[t:t + n] = seg[:frames - t]
         t += n
@@ -121,18 +125,49 @@ def look_weights(yaw_pitch: np.ndarray, strength: float) -> np.ndarray:
     return w[:, EYE_LOOK]
 
 
-def add_gaze(weights: np.ndarray, strength: float, seed: int | None = 0) -> np.ndarray:
+def counter_rotation(head_yaw_pitch: np.ndarray, saccades) -> np.ndarray:
+    """(T, 2) degrees the eyes turn to hold a fixation while the head moves (``head_yaw_pitch``:
+    (T, 2), yaw > 0 to the character's left, pitch > 0 up, as the gaze): the head's change since
+    the fixation began, negated. Each saccade re-fixates, moving the reference to where the head
+    is when it lands, along the saccade's own minimum-jerk course."""
+    head = np.asarray(head_yaw_pitch, np.float64)
+    total = len(head)
+    ref = np.empty_like(head)
+    cur = head[0] if total else np.zeros(2)
+    done = 0
+    for t, n in saccades:
+        if t >= total:
+            break
+        ref[done:t] = cur
+        new = head[min(t + n - 1, total - 1)]
+        ref[t:t + n] = (cur + _min_jerk(n)[:, None] * (new - cur))[:total - t]
+        cur, done = new, t + n
+    ref[done:] = cur
+    return ref - head
+
+
+def add_gaze(weights: np.ndarray, strength: float, seed: int | None = 0, head: np.ndarray | None = None) -> np.ndarray:
     """``weights`` with procedural gaze added to the 8 eyeLook channels (clipped to 0..1).
 
     The eyeLook channels hold still on frames where an eyelid is more than half closed (read from
-    ``weights``, so the blinks go in first).
+    ``weights``, so the blinks go in first). ``head``: the take's (T, 3) head motion (pitch, yaw,
+    roll in degrees, engine/head_motion.py); the eyes then counter-rotate to hold each fixation
+    while the head turns, and re-fixate with the next saccade.
     """
     strength = check_strength(strength)
     out = np.array(weights, dtype=np.float32, copy=True)
     if strength == 0.0 or out.shape[0] == 0:
         return out
     held = held_frames(out)
-    path = hold(gaze_path(int((~held).sum()), seed), held)
-    look = np.clip(out[:, EYE_LOOK] + look_weights(path, strength), 0.0, 1.0)
+    saccades: list = []
+    path = hold(gaze_path(int((~held).sum()), seed, saccades), held)
+    if head is None:
+        look = look_weights(path, strength)
+    else:  # the counter-rotation is whole at any gaze strength: it keeps the eyes on their target
+        open_idx = np.flatnonzero(~held)
+        saccades = [(int(open_idx[t]), n) for t, n in saccades if t < open_idx.size]
+        head = np.asarray(head, np.float64)[:len(out)]
+        look = look_weights(path * strength + counter_rotation(head[:, [1, 0]], saccades), 1.0)
+    look = np.clip(out[:, EYE_LOOK] + look, 0.0, 1.0)
     out[:, EYE_LOOK] = look[hold_index(held)]  # the network's own eyeLook holds too
     return out

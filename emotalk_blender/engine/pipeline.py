@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 
+from . import head_motion
 from .audio import load_audio
 from .backends import load_backend, model_status, resolve_checkpoint
 from .constants import frames_for_samples
@@ -40,8 +41,9 @@ def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = Generate
     raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel,
                   direct=directed)
     # With default settings this is exactly postprocess.postprocess (the released demo's steps).
+    head = head_motion.for_settings(audio, settings, len(raw))  # None when off; the eyes hold fixation against it
     return finish(raw, settings.face_controls(), smoothing=settings.smooth, blinks=settings.blinks,
-                  seed=settings.seed, gaze_strength=settings.gaze, gaze_seed=settings.gaze_seed)
+                  seed=settings.seed, gaze_strength=settings.gaze, gaze_seed=settings.gaze_seed, head=head)
 
 
 def generate(audio_path, settings: GenerateSettings = GenerateSettings(), progress: Progress | None = None,

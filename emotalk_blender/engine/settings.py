@@ -57,6 +57,9 @@ class GenerateSettings:
     lower_smooth: int = 5  # the same for the lower face
     gaze: float = 0.0  # 0..1 strength of the procedural gaze (0 = off)
     gaze_seed: int = 0  # the gaze's own seed
+    head_motion: float = 0.0  # 0..2 strength of head motion from the voice (0 = off; engine/head_motion.py)
+    head_style: str = "natural"  # one of head_motion.STYLES
+    head_seed: int = 0  # the head motion's own seed
 
     def validated(self) -> GenerateSettings:
         """A copy with checked controls; raises SettingsError (one line) when one is out of range."""
@@ -89,12 +92,18 @@ def check_direction(s: GenerateSettings) -> GenerateSettings:
     check_strength(s.gaze)
     if isinstance(s.gaze_seed, bool) or not isinstance(s.gaze_seed, numbers.Integral):
         raise SettingsError(f"gaze_seed must be a whole number, got {s.gaze_seed!r}")
+    from .head_motion import check_seed, check_style
+    from .head_motion import check_strength as check_head
+
+    check_head(s.head_motion, "head_motion")
+    check_seed(s.head_seed, "head_seed")
+    head_style = check_style(s.head_style, "head_style")
     if s.emotion_source == "reference":
         if not s.emotion_reference:
             raise SettingsError("emotion source 'reference' needs an emotion_reference audio file")
         if not os.path.isfile(s.emotion_reference):
             raise AudioError(f"{s.emotion_reference}: no such audio file (the emotion reference)")
-    return dataclasses.replace(s, emotion=emotion, emotion_mix=float(s.emotion_mix))
+    return dataclasses.replace(s, emotion=emotion, emotion_mix=float(s.emotion_mix), head_style=head_style)
 
 
 def _check_person(person) -> int | tuple[float, ...]:
