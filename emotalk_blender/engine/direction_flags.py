@@ -63,7 +63,7 @@ def settings_fields(args) -> dict:
 def flag_error(exc: EmoTalkError) -> EmoTalkError:
     """A settings error with the field's name spelled as its flag (``upper_face`` -> ``--upper-face``)."""
     text = str(exc)
-    for flag, field, _, _ in (*STRENGTH_FLAGS, ("--crossfade", "crossfade", 0, ""),
+    for flag, field, _, _ in (*STRENGTH_FLAGS, ("--crossfade", "crossfade", 0, ""), ("--seed", "seed", 0, ""),
                               ("--emotion-track", "emotion_track", 0, "")):
         if text.startswith(field + " "):
             return type(exc)(flag + text[len(field):])

@@ -31,6 +31,7 @@ EMOTION_SOURCES = ("voice", "reference", "named")
 COLUMNS = EMOTIONS + ("reference",)
 LABELS = EMOTIONS + ("voice", "reference")  # what a track entry or a marker may name
 DEFAULT_CROSSFADE = 10  # frames (1/3 s) over which an emotion switch fades in
+MAX_TRACK_SECONDS = 86400  # a track time past a day is a typo (and past float range, no frame number)
 PRESETS_SUFFIX = ".presets.npz"
 PRESETS_FORMAT = 1
 
@@ -81,7 +82,8 @@ def parse_reference_arg(text: str, flag: str = "--emotion-ref") -> tuple[str, fl
     """``FILE`` or ``FILE:MIX`` -> (path, mix). A colon is a mix only when a number follows it, so
     ``C:\\takes\\angry.wav`` and names holding colons stay paths."""
     path, sep, mix = str(text).rpartition(":")
-    if sep and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", mix):
+    if sep and (re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", mix)
+                or re.fullmatch(r"\s*[-+]?(nan|inf|infinity)\s*", mix, re.IGNORECASE)):  # a mix, not a path
         try:
             return path, check_mix(float(mix))
         except EmotionError as exc:
@@ -121,8 +123,8 @@ def parse_track(text: str, flag: str = "--emotion-track") -> list[TrackEntry]:
             raise EmotionError(f"{flag} {text}: {part.strip()!r}: {usage}")
         try:
             seconds = _number(bits[0], "time")
-            if not (math.isfinite(seconds) and seconds >= 0):
-                raise EmotionError(f"time {bits[0].strip()} must be a number of seconds >= 0")
+            if not (math.isfinite(seconds) and 0 <= seconds <= MAX_TRACK_SECONDS):  # no frame number overflow
+                raise EmotionError(f"time {bits[0].strip()} must be a number of seconds in 0..{MAX_TRACK_SECONDS}")
             label = _label(bits[1], "emotion")
             strength = check_mix(_number(bits[2], "strength"), "strength") if len(bits) == 3 else 1.0
         except EmotionError as exc:

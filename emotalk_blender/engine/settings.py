@@ -90,8 +90,10 @@ def check_direction(s: GenerateSettings) -> GenerateSettings:
     check_crossfade(s.crossfade)
     s.face_controls().validated()
     check_strength(s.gaze)
-    if isinstance(s.gaze_seed, bool) or not isinstance(s.gaze_seed, numbers.Integral):
-        raise SettingsError(f"gaze_seed must be a whole number, got {s.gaze_seed!r}")
+    for name in ("seed", "gaze_seed"):  # numpy's generators take no negative seed
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise SettingsError(f"{name} must be a whole number >= 0, got {value!r}")
     from .head_motion import check_seed, check_style
     from .head_motion import check_strength as check_head
 
