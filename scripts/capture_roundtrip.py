@@ -41,7 +41,7 @@ def render(take: Path, wav: Path, mp4: Path, resolution: int) -> tuple[int, int,
     bpy.ops.wm.read_factory_settings(use_empty=True)
     emotalk_blender.register()  # the take writer reads the object's add-on properties
     bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 30, 1.0
-    obj = head_mesh.build_head_object(templates.load_template_set(templates.default_template_path()))
+    obj = head_mesh.build_head_object(templates.load_template_set(templates.stylised_template_path()))
     scene_writer.write_take(obj, np.load(take), audio_path=str(wav))
     crop = preview_crop(obj, resolution=resolution)
     preview.render_mp4(obj, mp4, resolution=resolution)

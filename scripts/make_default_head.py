@@ -21,7 +21,7 @@ from emotalk_blender.engine.head import make_default_head  # noqa: E402
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(REPO / "flame_templates" / templates.DEFAULT_TEMPLATE_NAME))
+    ap.add_argument("--out", default=str(REPO / "flame_templates" / templates.STYLISED_TEMPLATE_NAME))
     ap.add_argument("--check", action="store_true", help="compare with --out instead of writing it")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

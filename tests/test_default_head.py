@@ -18,7 +18,7 @@ MOVE = 1e-6  # metres: a vertex "moves" if a target displaces it by more than th
 
 @pytest.fixture(scope="module")
 def head():
-    return templates.load_template_set(templates.default_template_path())
+    return templates.load_template_set(templates.stylised_template_path())
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def moved(head, name):
 
 
 def test_file_is_small_float32_and_big_enough(head):
-    path = templates.default_template_path()
+    path = templates.stylised_template_path()
     assert path.stat().st_size < 3e6
     assert head.num_vertices >= 3000
     assert head.neutral.dtype == np.float32 and head.deltas.dtype == np.float32

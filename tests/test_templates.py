@@ -153,7 +153,8 @@ def test_targets_stored_in_another_order_are_reordered(tmp_path):
 def test_shipped_sets_are_listed():
     sets = templates.list_template_sets()
     assert templates.default_template_path() in sets
-    assert templates.default_template_path().name == "default_head.npz"
+    assert templates.default_template_path().name == "ict_facekit.npz"  # issue 23: ICT-FaceKit is the default
+    assert templates.stylised_template_path() in sets
 
 
 # ---------------------------------------------------------------- OBJ folder importer

@@ -30,6 +30,8 @@ def build_mesh(template_set: templates.TemplateSet, name: str) -> bpy.types.Mesh
     np.cumsum(ts.face_sizes[:-1], out=starts[1:])
     mesh.polygons.foreach_set("loop_start", starts)  # Blender derives each loop_total from these
     mesh.polygons.foreach_set("use_smooth", np.ones(ts.num_faces, bool))
+    if ts.uv is not None:
+        mesh.uv_layers.new(name="UVMap").data.foreach_set("uv", ts.uv.ravel())
     mesh.update(calc_edges=True)
     return mesh
 
@@ -50,7 +52,14 @@ def build_head_object(template_set: templates.TemplateSet, name: str = "EmoTalk 
         compat.new_shape_key(obj, key_name).data.foreach_set("co", targets[i].ravel())
     for region, idx in sorted(ts.regions.items()):
         obj.vertex_groups.new(name=region).add(idx.tolist(), 1.0, "REPLACE")
+    if ts.face_materials is not None:
+        from . import head_materials
+
+        head_materials.assign(obj, ts.material_names, ts.face_materials)
     obj[TEMPLATE_PROP] = ts.name
+    from .head_identity import FILE_PROP, template_file_ref
+
+    obj[FILE_PROP] = template_file_ref(ts)  # Head identity finds the set's components by it
     for key in ("source", "licence"):
         if ts.metadata.get(key):
             obj[f"emotalk_{key}"] = ts.metadata[key]

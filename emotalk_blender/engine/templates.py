@@ -32,7 +32,8 @@ UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}  # unit name -> metres per unit
 REQUIRED_REGIONS = ("lips", "eyes", "forehead")
 METADATA_FIELDS = ("source", "licence", "author", "description")
 
-DEFAULT_TEMPLATE_NAME = "default_head.npz"
+DEFAULT_TEMPLATE_NAME = "ict_facekit.npz"  # ICT-FaceKit (MIT), scripts/convert_ict_facekit.py
+STYLISED_TEMPLATE_NAME = "default_head.npz"  # the project's own generated head (scripts/make_default_head.py)
 
 
 @dataclass
@@ -54,6 +55,12 @@ class TemplateSet:
     units: str = "m"
     metadata: dict[str, str] = field(default_factory=dict)
     path: str | None = field(default=None, compare=False)  # the file it came from, for errors
+    # Optional: identity components (K, V, 3) offsets per unit weight (weights ~ N(0, 1)), added to
+    # the neutral before the targets; per-corner UVs (sum of face_sizes, 2); a material slot per face.
+    identity: np.ndarray | None = field(default=None, compare=False)
+    uv: np.ndarray | None = field(default=None, compare=False)
+    face_materials: np.ndarray | None = field(default=None, compare=False)
+    material_names: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         self.neutral = np.ascontiguousarray(self.neutral, dtype=np.float32)
@@ -63,6 +70,13 @@ class TemplateSet:
         self.regions = {k: np.unique(np.asarray(v, dtype=np.int64)).astype(np.int32)
                         for k, v in self.regions.items()}
         self.metadata = {k: str(v) for k, v in self.metadata.items()}
+        if self.identity is not None:
+            self.identity = np.ascontiguousarray(self.identity, dtype=np.float32)
+        if self.uv is not None:
+            self.uv = np.ascontiguousarray(self.uv, dtype=np.float32)
+        if self.face_materials is not None:
+            self.face_materials = np.ascontiguousarray(self.face_materials, dtype=np.int32)
+        self.material_names = tuple(str(n) for n in self.material_names)
         validate_template_set(self, f"template set {self.path!r}" if self.path
                               else f"template set {self.name!r}")
 
@@ -95,6 +109,15 @@ class TemplateSet:
     def faces(self) -> list[np.ndarray]:
         """Faces as a list of index arrays (for exporters that want per-face lists)."""
         return np.split(self.face_indices, np.cumsum(self.face_sizes)[:-1])
+
+    def identity_neutral(self, weights) -> np.ndarray:
+        """The neutral of another face: ``V0 + sum_k a_k I_k`` for identity weights ``a`` (K' <= K;
+        missing weights are 0). The targets stay offsets, so a take plays on any identity."""
+        a = np.asarray(weights, dtype=np.float32).ravel()
+        if self.identity is None or not a.size:
+            return self.neutral.copy()
+        k = min(a.size, self.identity.shape[0])
+        return self.neutral + np.tensordot(a[:k], self.identity[:k], axes=1)
 
     def vertices(self, weights) -> np.ndarray:
         """Per-frame vertices (T, V, 3) float32 for weights (T, 52) (or (52,) -> (V, 3))."""
@@ -185,6 +208,15 @@ def validate_template_set(ts: TemplateSet, where: str) -> None:
             bad(f"region {name!r} is empty")
         if idx.min() < 0 or idx.max() >= n_v:
             bad(f"region {name!r} has vertex indices out of range 0..{n_v - 1}")
+    if ts.identity is not None and (ts.identity.ndim != 3 or ts.identity.shape[1:] != (n_v, 3)
+                                    or not np.isfinite(ts.identity).all()):
+        bad(f"identity must be finite (K, {n_v}, 3), got {tuple(ts.identity.shape)}")
+    if ts.uv is not None and ts.uv.shape != (fi.size, 2):
+        bad(f"uv must be ({fi.size}, 2) (one per face corner), got {tuple(ts.uv.shape)}")
+    if ts.face_materials is not None:
+        fm = ts.face_materials
+        if fm.shape != fs.shape or (fm.size and (fm.min() < 0 or fm.max() >= len(ts.material_names))):
+            bad(f"face_materials must be ({fs.size},) indices into the {len(ts.material_names)} material_names")
 
 
 # --------------------------------------------------------------------------- file I/O
@@ -193,8 +225,10 @@ def _str(value) -> np.ndarray:
     return np.array(str(value))
 
 
-def save_template_set(ts: TemplateSet, path, compress: bool = True) -> Path:
-    """Write a set to ``path`` (.npz). Offsets that are exactly zero compress to almost nothing."""
+def save_template_set(ts: TemplateSet, path, compress: bool = True, delta_dtype=np.float32,
+                      identity_dtype=np.float16) -> Path:
+    """Write a set to ``path`` (.npz). Offsets that are exactly zero compress to almost nothing;
+    ``delta_dtype`` float16 halves the file (the loader reads any float dtype as float32)."""
     path = Path(path)
     names = sorted(ts.regions)
     arrays = {
@@ -205,7 +239,7 @@ def save_template_set(ts: TemplateSet, path, compress: bool = True) -> Path:
         "orientation": _str(ORIENTATION),
         "neutral": ts.neutral,
         "target_names": np.array(ARKIT_NAMES),
-        "deltas": ts.deltas,
+        "deltas": ts.deltas.astype(delta_dtype),
         "face_sizes": ts.face_sizes,
         "face_indices": ts.face_indices,
         "region_names": np.array(names, dtype=str).reshape(len(names)),
@@ -215,6 +249,13 @@ def save_template_set(ts: TemplateSet, path, compress: bool = True) -> Path:
     }
     for key in METADATA_FIELDS:
         arrays[key] = _str(ts.metadata.get(key, ""))
+    if ts.identity is not None:
+        arrays["identity"] = ts.identity.astype(identity_dtype)
+    if ts.uv is not None:
+        arrays["uv"] = ts.uv
+    if ts.face_materials is not None:
+        arrays["face_materials"] = ts.face_materials
+        arrays["material_names"] = np.array(ts.material_names, dtype=str).reshape(len(ts.material_names))
     with atomic_open(path) as fh:  # a file handle stops numpy appending a second ".npz"
         (np.savez_compressed if compress else np.savez)(fh, **arrays)
     return path
@@ -310,10 +351,19 @@ def load_template_set(path) -> TemplateSet:
     metadata = {}
     for key in METADATA_FIELDS:
         metadata[key] = text(key) if key in data else ""
+    optional = {}
+    for key in ("identity", "uv"):
+        if key in data:
+            optional[key] = floats(key)
+    if "face_materials" in data:
+        mat_names = data.get("material_names", np.zeros(0, str))
+        if mat_names.dtype.kind != "U" or mat_names.ndim != 1:
+            bad("material_names must be a 1-D text array")
+        optional.update(face_materials=ints("face_materials"), material_names=tuple(mat_names.tolist()))
     return TemplateSet(
         name=text("name"), neutral=floats("neutral"), deltas=deltas,
         face_sizes=ints("face_sizes"), face_indices=ints("face_indices"),
-        regions=regions, units=text("units"), metadata=metadata, path=str(path),
+        regions=regions, units=text("units"), metadata=metadata, path=str(path), **optional,
     )
 
 
@@ -345,8 +395,14 @@ def derive_regions(neutral: np.ndarray, deltas: np.ndarray, where: str = "templa
 
 
 def default_template_path() -> Path:
-    """The shipped default head (generated by ``scripts/make_default_head.py``)."""
+    """The shipped default head: ICT-FaceKit (converted by ``scripts/convert_ict_facekit.py``)."""
     return resource("flame_templates", DEFAULT_TEMPLATE_NAME)
+
+
+def stylised_template_path() -> Path:
+    """The project's own generated head (``scripts/make_default_head.py``): the capture ResNet's
+    training renders and the model card's metrics use it."""
+    return resource("flame_templates", STYLISED_TEMPLATE_NAME)
 
 
 def list_template_sets(directory=None) -> list[Path]:
@@ -369,6 +425,7 @@ def resolve_template(name_or_path) -> Path:
 
 
 __all__ = ["TemplateSet", "blend", "blend_torch", "load_template_set", "save_template_set",
-           "default_template_path", "list_template_sets", "resolve_template", "validate_template_set",
+           "default_template_path", "stylised_template_path", "list_template_sets", "resolve_template",
+           "validate_template_set",
            "derive_regions", "ORIENTATION", "UNITS", "REQUIRED_REGIONS", "FORMAT_NAME", "FORMAT_VERSION",
            "TemplateError"]

@@ -1,0 +1,73 @@
+"""Procedural materials for the parts of a template-set head (skin, eyes, mouth), EEVEE and Workbench.
+
+Each slot gets a node material (Principled BSDF; skin with subsurface scattering, a clear cornea
+over the iris) for EEVEE/Cycles and a viewport colour (``diffuse_color``, roughness, metallic) that
+Workbench draws in its MATERIAL colour mode. No textures: everything is made here, so a stock
+Blender needs nothing else. Materials are shared between heads by name (``EmoTalk <slot>``).
+"""
+from __future__ import annotations
+
+import bpy
+
+PREFIX = "EmoTalk "
+
+# slot -> (base colour RGBA, roughness, extra Principled inputs)
+LOOKS = {
+    "skin": ((0.80, 0.56, 0.45, 1.0), 0.45,
+             {"Subsurface Weight": 0.25, "Subsurface Radius": (1.0, 0.35, 0.2),
+              "Subsurface Scale": 0.006}),
+    "mouth": ((0.30, 0.07, 0.07, 1.0), 0.6, {}),
+    "gums_tongue": ((0.62, 0.22, 0.24, 1.0), 0.3,
+                    {"Subsurface Weight": 0.2, "Subsurface Radius": (1.0, 0.3, 0.2),
+                     "Subsurface Scale": 0.003}),
+    "teeth": ((0.88, 0.85, 0.76, 1.0), 0.25, {}),
+    "sclera": ((0.90, 0.87, 0.84, 1.0), 0.3, {}),
+    "cornea": ((1.0, 1.0, 1.0, 0.08), 0.02, {"Alpha": 0.08}),
+    "iris": ((0.20, 0.28, 0.36, 1.0), 0.4, {}),
+    "pupil": ((0.01, 0.01, 0.01, 1.0), 0.2, {}),
+    "eyelashes": ((0.04, 0.03, 0.025, 1.0), 0.6, {}),
+}
+DEFAULT_LOOK = ((0.7, 0.7, 0.7, 1.0), 0.5, {})
+
+
+def _set_input(bsdf, name, value):
+    sock = bsdf.inputs.get(name)
+    if sock is not None:  # an input this Blender version lacks is simply skipped
+        sock.default_value = value
+
+
+def material(slot: str) -> bpy.types.Material:
+    """The shared material for ``slot`` (made on first use)."""
+    name = PREFIX + slot.replace("_", " ")
+    mat = bpy.data.materials.get(name)
+    if mat is not None:
+        return mat
+    color, rough, extra = LOOKS.get(slot, DEFAULT_LOOK)
+    mat = bpy.data.materials.new(name)
+    mat.diffuse_color = color  # Workbench (MATERIAL colour) and the viewport
+    mat.roughness = rough
+    if hasattr(mat, "use_nodes") and not mat.use_nodes:
+        mat.use_nodes = True  # always on in 5.x (the property is deprecated there)
+    bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is None:
+        bsdf = mat.node_tree.nodes.new("ShaderNodeBsdfPrincipled")
+        out = next(n for n in mat.node_tree.nodes if n.type == "OUTPUT_MATERIAL")
+        mat.node_tree.links.new(bsdf.outputs[0], out.inputs[0])
+    _set_input(bsdf, "Base Color", color)
+    _set_input(bsdf, "Roughness", rough)
+    for key, value in extra.items():
+        _set_input(bsdf, key, value)
+    if color[3] < 1.0:
+        _set_input(bsdf, "Coat Weight", 1.0)
+        if hasattr(mat, "surface_render_method"):
+            mat.surface_render_method = "BLENDED"
+        if hasattr(mat, "blend_method"):
+            mat.blend_method = "BLEND"
+    return mat
+
+
+def assign(obj, slot_names, face_slots) -> None:
+    """One material slot per name (in order) and each face's slot index."""
+    for slot in slot_names:
+        obj.data.materials.append(material(slot))
+    obj.data.polygons.foreach_set("material_index", face_slots)
