@@ -15,10 +15,10 @@ def addon_name() -> str:
 
 
 def _classes():
-    from . import capture_ops, installer, operators, panels, prefs, props
+    from . import capture_ops, head_identity, installer, operators, panels, prefs, props
 
     return (props.classes + prefs.classes + installer.classes + operators.classes + panels.classes
-            + capture_ops.classes)
+            + capture_ops.classes + head_identity.classes)
 
 
 _registered = []

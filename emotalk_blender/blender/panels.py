@@ -38,7 +38,9 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
                           icon="SHAPEKEY_DATA")
         else:
             box.label(text="Target: select a mesh with shape keys", icon="ERROR")
-        box.operator("emotalk.create_head", icon="USER")
+        row = box.row(align=True)
+        row.operator("emotalk.create_head", icon="USER")
+        row.operator("emotalk.head_identity", text="Identity", icon="COMMUNITY")
 
         col = layout.column()
         col.prop(settings, "level", slider=True)

@@ -208,7 +208,8 @@ def render_pairs(weights: np.ndarray, size: int = 128, seed: int = 0, obj_name: 
             raise EmoTalkError(f"{blend_file}: no object named {obj_name!r}")
     else:
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        obj = head_mesh.build_head_object(templates.load_template_set(templates.default_template_path()))
+        # the stylised head: the shipped ResNet was trained on its renders (issue 23 kept them)
+        obj = head_mesh.build_head_object(templates.load_template_set(templates.stylised_template_path()))
     keys = obj.data.shape_keys if obj.type == "MESH" else None
     if keys is None:
         raise EmoTalkError(f"object {obj.name!r}: not a mesh with shape keys")

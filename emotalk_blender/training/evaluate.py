@@ -48,7 +48,7 @@ from ..engine.pipeline import load_model
 from ..engine.precision import PRECISIONS
 from ..engine.torch_backend import encoder_autocast
 from ..engine.postprocess import smooth
-from ..engine.templates import default_template_path, load_template_set
+from ..engine.templates import load_template_set, stylised_template_path
 from ..engine import metrics
 from .corpus import load_manifest
 from .visemes import CLOSED_APERTURE, OPEN_APERTURE, lip_aperture
@@ -108,7 +108,7 @@ def lip_summary(scores: list[dict]) -> dict:
 def synthetic(model, manifest: dict, split: str = "test_speaker", limit: int | None = None) -> dict:
     """The paired held-out clips of ``split`` (kind synthetic or natural); {} when it has none."""
     root = Path(manifest["root"])
-    head = load_template_set(default_template_path())
+    head = load_template_set(stylised_template_path())  # the model card's figures are on this head
     rows = [r for r in manifest["clips"] if r["split"] == split and r["kind"] in PAIRED_KINDS][:limit]
     if not rows:
         return {}
