@@ -90,8 +90,13 @@ def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True
                   emotion_reference=settings.emotion_reference or "",
                   version=directing.SETTINGS_VERSION)
     meta[directing.SETTINGS_KEY] = json.dumps(stored, sort_keys=True)  # what Regenerate reads
+    head = None
+    if settings.head_motion > 0:  # head motion from the voice, keyed on the head object or bone
+        from ..engine.head_motion import motion_for_file
+
+        head = motion_for_file(str(audio), settings.validated(), len(weights))
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
-                                   audio_path=str(Path(audio).resolve()), meta=meta)
+                                   audio_path=str(Path(audio).resolve()), meta=meta, head=head)
 
 
 def _prepare_scene(args):

@@ -37,11 +37,25 @@ def new_fcurves_for(action, id_type: str, name: str):
     return action.fcurves, None
 
 
-def new_fcurve(fcurves, data_path: str, group: str):
-    """A new F-curve (index 0) in ``fcurves``, in the channel group ``group``."""
+def new_fcurve(fcurves, data_path: str, group: str, index: int = 0):
+    """A new F-curve (array ``index``) in ``fcurves``, in the channel group ``group``."""
     params = fcurves.bl_rna.functions["new"].parameters
     key = "group_name" if "group_name" in params else "action_group" if "action_group" in params else None
-    return fcurves.new(data_path, index=0, **({key: group} if key else {}))
+    return fcurves.new(data_path, index=index, **({key: group} if key else {}))
+
+
+def more_fcurves_for(action, id_type: str, name: str):
+    """(F-curve collection, slot) for one more ID in an existing take Action (4.4+): the slot of that
+    ID type and name (made when missing) in the Action's first keyframe strip, so every writer of a take
+    (face bones, head motion) keys into one slot per ID. None on 4.2, where an Action animates one ID type."""
+    if not slotted_actions():
+        return None
+    slot = next((s for s in action.slots if s.target_id_type == id_type and s.name_display == name), None)
+    if slot is None:
+        slot = action.slots.new(id_type=id_type, name=name)
+    layer = action.layers[0] if len(action.layers) else action.layers.new(_LAYER_NAME)
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True).fcurves, slot
 
 
 def find_slot(action, id_type: str, name: str | None = None):

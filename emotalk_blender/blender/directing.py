@@ -15,6 +15,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 from ..engine.constants import EMOTIONS, FPS
 from ..engine.emotion_control import DEFAULT_CROSSFADE, marker_track
 from ..engine.errors import EmoTalkError
+from ..engine.head_motion import STYLES as HEAD_STYLES
 from . import compat
 
 SETTINGS_KEY = "settings"  # in the take Action's "emotalk" property: the JSON of what made it
@@ -61,6 +62,12 @@ class DirectingProperties:
     gaze: FloatProperty(name="Gaze", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
                         description="Procedural eye saccades and drift (0 = off)")
     gaze_seed: IntProperty(name="Gaze seed", default=0, min=0)
+    head_motion: FloatProperty(name="Head motion", default=0.0, min=0.0, max=2.0,
+                               description="Head nods and turns from the voice, on the head object or its "
+                                           "head/neck bone (0 = off, 1 = natural)")
+    head_style: EnumProperty(name="Head style", items=[(s, s.title(), f"{s} head motion") for s in HEAD_STYLES],
+                             default="natural")
+    head_seed: IntProperty(name="Head seed", default=0, min=0)
 
 
 FIELDS = tuple(DirectingProperties.__annotations__)  # also the GenerateSettings field names (but use_markers)
@@ -172,4 +179,10 @@ def draw(layout, settings) -> None:
     sub = row.row()
     sub.enabled = settings.gaze > 0
     sub.prop(settings, "gaze_seed")
+    col = box.column(align=True)
+    col.prop(settings, "head_motion", slider=True)
+    row = col.row(align=True)
+    row.enabled = settings.head_motion > 0
+    row.prop(settings, "head_style", text="")
+    row.prop(settings, "head_seed")
 

@@ -19,7 +19,7 @@ from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import compat, directing, job_modal, prefs, retarget, scene_writer
+from . import compat, directing, head_motion_writer, job_modal, prefs, retarget, scene_writer
 from .props import MAX_FRAME
 
 stop_all_jobs = job_modal.stop_all  # running modal operators (Generate, Capture), stopped on unregister
@@ -64,7 +64,8 @@ def _meta(op, context):
 def _finish_take(op, context, obj, weights):
     take = scene_writer.write_take(
         obj, weights, scene=context.scene, start_frame=op.start_frame,
-        audio_path=blend_path(op.filepath), meta=_meta(op, context))
+        audio_path=blend_path(op.filepath), meta=_meta(op, context),
+        head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights)))
     context.scene.emotalk.last_take = take.summary()
     for warning in take.warnings:
         op.report({"WARNING"}, warning)

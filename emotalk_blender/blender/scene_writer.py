@@ -22,7 +22,7 @@ from ..engine.arkit import INDEX, NUM_BLENDSHAPES
 from ..engine.constants import FPS
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.motion_io import MotionFileError, check_motion
-from . import compat, retarget
+from . import compat, head_motion_writer, retarget
 from .props import MAX_FRAME
 from .rollback import Rollback
 
@@ -131,8 +131,12 @@ def _data_path(shape_key: str) -> str:
 
 # --- writing a take ----------------------------------------------------------------------------
 def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=None,
-               name: str | None = None, meta: dict | None = None, set_range: bool = True) -> Take:
+               name: str | None = None, meta: dict | None = None, set_range: bool = True, head=None,
+               head_bone: str | None = None) -> Take:
     """Write ``weights`` (T, 52, released order, 30 fps) onto ``obj``'s shape keys as a new take.
+
+    ``head``: (T, 3) head motion in degrees (engine/head_motion.py), keyed on the head object or
+    bone (``head_bone``, else found by name) as part of the take (head_motion_writer.py).
 
     Returns a ``Take``; raises ``retarget.TargetError`` (or another EmoTalkError) with the scene
     unchanged when the object cannot take it.
@@ -154,6 +158,8 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
         take.action = action.name
         slot = _write_curves(action, key, curves, start)
         _assign(key, action, slot, take, rollback)
+        if head is not None:
+            head_motion_writer.write_head(obj, action, head, start, scene, take, rollback, bone=head_bone)
         if audio_path:
             _add_sound(scene, audio_path, start, action, take, rollback)
         if set_range:
@@ -339,6 +345,7 @@ def use_take(obj, action, scene=None) -> Take:
                 fps=scene_fps(scene), mapped=len(curves))
     with Rollback() as rollback:
         _assign(key, action, slot, take, rollback)
+        head_motion_writer.use_head(action, take, rollback)
         chosen = take_strip(scene, action)
         for strip in compat.all_strips(scene):
             if strip.get(TAKE_TAG):
@@ -364,4 +371,5 @@ def delete_take(obj, action, scene=None) -> None:
         strip = take_strip(scene, action)
         if strip is not None:
             _remove_strip(scene, strip)
+        head_motion_writer.delete_head(action, rollback)
         bpy.data.actions.remove(action)
