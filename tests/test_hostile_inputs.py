@@ -149,7 +149,7 @@ def test_a_crop_outside_the_video_is_refused_before_any_frame(tmp_path):
         extra = ("--capture-model", MODEL) if backend == "mediapipe" else ()
         err = one_line_error(cli("capture", GRID[0], "-o", out, "--backend", backend, *extra,
                                  "--crop", "1000,1000,50,50"))
-        assert err.startswith(f"--crop 1000,1000,50,50: ") and GRID[0].name in err and "360x288" in err, err
+        assert err.startswith("--crop 1000,1000,50,50: ") and GRID[0].name in err and "360x288" in err, err
         assert not out.parent.exists()
 
 

@@ -278,12 +278,24 @@ def load_presets(path: str | os.PathLike) -> Presets:
         raise EmotionError(f"{path}: no emotion presets for this model (make them from your clips with "
                            f"`python -m emotalk_blender presets EMOTION=CLIP...`, or use --emotion-ref)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            names = [str(n) for n in z["emotions"]]
-            feats = np.asarray(z["features"], dtype=np.float32)
-            meta = json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+        z = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy and zipfile raise several types for a damaged file
         raise EmotionError(f"{path}: not an emotion presets file ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):  # a plain .npy array under the presets name
+        raise EmotionError(f"{path}: not an emotion presets file (a single array, not an .npz of presets)")
+    try:
+        with z:
+            names = [str(n) for n in np.ravel(z["emotions"])]
+            feats = np.asarray(z["features"])
+            if feats.dtype.kind not in "fiu":
+                raise ValueError(f"features of type {feats.dtype}")
+            with np.errstate(all="ignore"):  # a value past float32 range becomes inf: refused below
+                feats = feats.astype(np.float32)
+            meta = json.loads(str(z["meta"]))
+    except Exception as exc:
+        raise EmotionError(f"{path}: not an emotion presets file ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(meta, dict):
+        raise EmotionError(f"{path}: not an emotion presets file (its meta is not a JSON object)")
     if feats.ndim != 2 or feats.shape[0] != len(names):
         raise EmotionError(f"{path}: {len(names)} emotion names but features of shape {feats.shape}")
     for n in names:
@@ -402,7 +414,9 @@ _PRESETS: dict = {}
 
 def presets_for(checkpoint: str | os.PathLike) -> tuple[Path, Presets]:
     """The presets beside ``checkpoint`` (cached by file and mtime)."""
-    path = presets_path(checkpoint)
+    from .presets_store import read_path
+
+    path = read_path(checkpoint)  # a shipped model's: the user's own presets when made (engine/presets_store.py)
     try:
         key = (os.path.realpath(path), os.path.getmtime(path))
     except OSError:

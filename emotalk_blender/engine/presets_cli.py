@@ -1,8 +1,9 @@
 """``python -m emotalk_blender presets EMOTION=CLIP[,CLIP...] ...``: emotion presets from your own clips.
 
 A preset is the mean emotion-encoder features of clips spoken in one emotion (engine/emotion_control.py).
-The file goes beside the checkpoint (``NAME.presets.npz``), where ``--emotion NAME`` and the sidebar's
-named emotions look for it; presets already there are kept unless the same emotion is made again.
+The file goes beside a checkpoint of the user's (``NAME.presets.npz``), or for the shipped model into the
+user folder (engine/presets_store.py), where ``--emotion NAME`` and the sidebar's named emotions look for it;
+presets already there are kept unless the same emotion is made again.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def add_presets(sub) -> None:
     p.add_argument("pairs", nargs="+", metavar="EMOTION=CLIP[,CLIP...]",
                    help="clips spoken in an emotion (angry, disgust, fear, happy, neutral, sad, surprise)")
     p.add_argument("--checkpoint", help="model file (default: the shipped default model)")
-    p.add_argument("-o", "--output", help="presets file (default: NAME.presets.npz beside the checkpoint)")
+    p.add_argument("-o", "--output", help="presets file (default: NAME.presets.npz beside a --checkpoint of "
+                   "yours; for the shipped model, in your user folder: never inside the installed extension)")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "numpy"))
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.set_defaults(func=run_presets)
@@ -39,6 +41,7 @@ def add_presets(sub) -> None:
 
 def run_presets(args) -> int:
     from . import emotion_control as ec
+    from . import presets_store as store
     from .atomic import check_writable
     from .audio import check_audio_path, load_audio
     from .backends import load_backend, resolve_checkpoint
@@ -48,12 +51,21 @@ def run_presets(args) -> int:
         for path in paths:
             check_audio_path(path)
     checkpoint = resolve_checkpoint(args.checkpoint)
-    out = Path(args.output) if args.output else ec.presets_path(checkpoint)
+    out = store.write_path(checkpoint, args.output)  # never inside the installed extension
     check_writable(out)
-    base = ec.load_presets(out) if out.is_file() else None  # keep the emotions not made again
+    base_file = store.base_path(checkpoint, out)
+    base = ec.load_presets(base_file) if base_file else None  # keep the emotions not made again
+    audio = {e: [load_audio(c) for c in cs] for e, cs in clips.items()}  # clips of a preset are short
+    for e, cs in clips.items():
+        for path, samples in zip(cs, audio[e]):
+            store.check_speech(samples, path)
     backend = load_backend(checkpoint, args.device, args.backend, precision="fp32")
+    if base is not None:
+        store.check_dim(base, backend.config.emotion_dim, base_file)
     meta = {"checkpoint": Path(checkpoint).name, "clips": {e: [Path(c).name for c in cs] for e, cs in clips.items()}}
-    presets = ec.make_presets(backend, {e: (load_audio(c) for c in cs) for e, cs in clips.items()}, meta, base)
+    presets = ec.make_presets(backend, audio, meta, base)
     ec.save_presets(out, presets)
-    print(f"{out}: presets for {', '.join(n for n in EMOTIONS if n in presets.features)}", file=sys.stderr)
+    where = " (the user folder: the shipped model's presets stay as shipped; --emotion reads these)" \
+        if store.is_shipped(checkpoint) else ""
+    print(f"{out}: presets for {', '.join(n for n in EMOTIONS if n in presets.features)}{where}", file=sys.stderr)
     return 0
