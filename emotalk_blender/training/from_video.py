@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 
 from ..engine.atomic import atomic_open, check_outputs, save_npy, write_text
+import numpy as np
+
+from ..engine.capture import head_pose
 from ..engine.capture.base import load_capture_backend
-from ..engine.capture.capture import capture_video, prepare
+from ..engine.capture.capture import capture_video, fill_faceless, prepare
 from ..engine.capture.video import save_wav
 from ..engine.constants import EMOTIONS, FPS, NUM_PERSONS, SAMPLE_RATE
 from ..engine.errors import EmoTalkError
@@ -27,6 +30,37 @@ from .corpus import CSV_FIELDS, FORMAT_VERSION
 
 SPLITS = ("train", "val_sentence", "test_speaker", "train_real", "test_real")
 DEFAULTS = {"emotion": "neutral", "level": 0.0, "person": 0, "sentence": "", "split": "train"}
+
+
+class PoseRecorder:
+    """Wraps the MediaPipe backend (head_pose=True): each frame's head pose kept beside its weights."""
+
+    def __init__(self, backend):
+        self.inner = backend
+        self.name = backend.name
+        self.missing_channels = backend.missing_channels
+        self.rows: list[np.ndarray | None] = []
+
+    def begin_video(self, fps: float) -> None:
+        self.rows = []
+        self.inner.begin_video(fps)
+
+    def weights(self, rgb):
+        w = self.inner.weights(rgb)
+        m = self.inner.last_matrix
+        self.rows.append(None if m is None or w is None else head_pose.angles(m))
+        return w
+
+    def pose(self) -> np.ndarray:
+        """(N, 3) float32 pitch/yaw/roll degrees per decoded video frame, faceless frames filled."""
+        found = np.array([r is not None for r in self.rows], bool)
+        if not found.any():
+            return np.zeros((len(self.rows), 3), np.float32)
+        values = np.stack([np.zeros(3) if r is None else r for r in self.rows])
+        return fill_faceless(values, found).astype(np.float32)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class LabelError(EmoTalkError):
@@ -72,8 +106,13 @@ def read_labels(path, names: list[str]) -> dict[str, dict]:
 
 
 def build_from_videos(videos, out_dir, labels=None, backend: str = "mediapipe", capture_model=None,
-                      crop=None, smooth: bool = True, log=print) -> dict:
-    """Capture every video into ``out_dir`` and write the manifest; returns it. Checks all inputs first."""
+                      crop=None, smooth: bool = True, log=print, pose_dir=None, resume: bool = False) -> dict:
+    """Capture every video into ``out_dir`` and write the manifest; returns it. Checks all inputs first.
+
+    ``pose_dir`` (MediaPipe only): also ``NAME.npy`` there, the head's pitch/yaw/roll in degrees per
+    video frame at the video's own rate ((N, 3) float32, engine/capture/head_pose.py). ``resume``
+    keeps clips whose files are already written (a long capture that was stopped goes on).
+    """
     videos = [str(v) for v in videos]
     names = [Path(v).stem for v in videos]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -87,15 +126,33 @@ def build_from_videos(videos, out_dir, labels=None, backend: str = "mediapipe", 
         if not info.has_audio:
             raise EmoTalkError(f"{info.path}: has no audio track; a training clip pairs speech with the face")
     sentence_ids = {s: i for i, s in enumerate(sorted({lab["sentence"] for lab in labelled.values()} - {""}))}
-    cap_backend = load_capture_backend(backend, capture_model, crop=crop)
+    if pose_dir is not None:
+        if backend != "mediapipe":
+            raise EmoTalkError("--pose-dir needs the mediapipe backend (its facial transformation matrix)")
+        from ..engine.capture import mediapipe_backend
+
+        cap_backend = PoseRecorder(mediapipe_backend.load(capture_model, crop=crop, head_pose=True))
+        check_outputs([(v, Path(pose_dir) / f"{n}.npy") for v, n in zip(videos, names)])
+    else:
+        cap_backend = load_capture_backend(backend, capture_model, crop=crop)
+    manifest_path = out / "manifest.json"
+    done = {}
+    if resume and manifest_path.exists():  # rows of the stopped run, written every few clips
+        done = {r["name"]: r for r in json.loads(manifest_path.read_text()).get("clips", [])}
     t0 = time.perf_counter()
     rows, notes = [], {}
     try:
-        for info, name in zip(infos, names):
+        for k, (info, name) in enumerate(zip(infos, names)):
+            if name in done and (out / f"{name}.npy").exists() and (
+                    pose_dir is None or (Path(pose_dir) / f"{name}.npy").exists()):
+                rows.append(done[name])
+                continue
             cap = capture_video(info, cap_backend, smooth=smooth)
             lab = labelled[name]
             save_wav(out / f"{name}.wav", cap.audio)
             save_npy(out / f"{name}.npy", cap.weights)
+            if pose_dir is not None:
+                save_npy(Path(pose_dir) / f"{name}.npy", cap_backend.pose())
             rows.append({"name": name, "kind": "video", "split": lab["split"], "speaker": lab["person"],
                          "person": lab["person"], "emotion": lab["emotion"], "level": lab["level"],
                          "sentence": sentence_ids.get(lab["sentence"], -1), "text": lab["sentence"],
@@ -105,6 +162,8 @@ def build_from_videos(videos, out_dir, labels=None, backend: str = "mediapipe", 
             notes[name] = cap.report()
             if log:
                 log(f"{name}: {cap.report()}")
+            if resume and k % 25 == 24:
+                write_text(manifest_path, json.dumps({"clips": rows}))
     finally:
         cap_backend.close()
     by_split: dict[str, int] = {}
@@ -139,6 +198,8 @@ def add_parser(sub) -> None:
     p.add_argument("--capture-model", help="MediaPipe's face_landmarker.task, or a ResNet capture model")
     p.add_argument("--crop", help="fixed face crop x,y,w,h (resnet backend)")
     p.add_argument("--no-smooth", action="store_true", help="skip the Savitzky-Golay 5/2 step")
+    p.add_argument("--pose-dir", help="also write each clip's head pitch/yaw/roll (degrees, video rate) here")
+    p.add_argument("--resume", action="store_true", help="keep the clips a stopped run already wrote")
 
 
 def run(args) -> dict:
@@ -146,4 +207,4 @@ def run(args) -> dict:
 
     return build_from_videos(args.videos, args.output, labels=args.labels, backend=args.backend,
                              capture_model=args.capture_model, crop=parse_crop(args.crop),
-                             smooth=not args.no_smooth)
+                             smooth=not args.no_smooth, pose_dir=args.pose_dir, resume=args.resume)

@@ -67,7 +67,7 @@ class MediaPipeBackend:
     name = "mediapipe"
     missing_channels = MISSING_CHANNELS
 
-    def __init__(self, model_path, crop: Crop | None = None):
+    def __init__(self, model_path, crop: Crop | None = None, head_pose: bool = False):
         path = check_model(model_path)
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
@@ -76,7 +76,7 @@ class MediaPipeBackend:
         self._crop = crop
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=path), running_mode=vision.RunningMode.VIDEO,
-            num_faces=1, output_face_blendshapes=True)
+            num_faces=1, output_face_blendshapes=True, output_facial_transformation_matrixes=head_pose)
         try:
             with _quiet_native_stderr():
                 self._landmarker = vision.FaceLandmarker.create_from_options(options)
@@ -88,6 +88,8 @@ class MediaPipeBackend:
         self._time_ms = 1000.0
         self._step_ms = 1000.0 / 30.0
         self._order: list[int] | None = None  # category position -> ARKit index (-1: not ours)
+        self.head_pose = head_pose
+        self.last_matrix: np.ndarray | None = None  # with head_pose: the last frame's face-to-camera 4x4
 
     def begin_video(self, fps: float) -> None:
         """Frames that follow are a new video at ``fps``: timestamps keep rising, with a gap."""
@@ -101,6 +103,9 @@ class MediaPipeBackend:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         result = self._landmarker.detect_for_video(image, int(round(self._time_ms)))
         self._time_ms += self._step_ms
+        if self.head_pose:
+            mats = result.facial_transformation_matrixes
+            self.last_matrix = np.asarray(mats[0], np.float64) if mats else None
         if not result.face_blendshapes:
             return None
         categories = result.face_blendshapes[0]
@@ -118,6 +123,7 @@ class MediaPipeBackend:
             self._landmarker = None
 
 
-def load(model_path=None, crop: Crop | None = None) -> MediaPipeBackend:
-    """The MediaPipe backend with ``model_path`` (face_landmarker.task)."""
-    return MediaPipeBackend(model_path, crop=crop)
+def load(model_path=None, crop: Crop | None = None, head_pose: bool = False) -> MediaPipeBackend:
+    """The MediaPipe backend with ``model_path`` (face_landmarker.task); ``head_pose`` keeps each frame's
+    facial transformation matrix in ``last_matrix`` (see head_pose.py for the angles)."""
+    return MediaPipeBackend(model_path, crop=crop, head_pose=head_pose)
