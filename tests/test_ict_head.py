@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 
 from emotalk_blender.engine import identity, templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES
@@ -115,6 +114,7 @@ def test_each_target_moves_its_region_in_its_direction(head, name):
 
 
 def test_left_right_pairs_mirror(head):
+    cKDTree = pytest.importorskip("scipy.spatial").cKDTree  # scipy: not in the bpy 5.2 venv
     v = head.neutral
     dist, partner = cKDTree(v).query(v * [-1, 1, 1])
     sym = dist < 0.1 * MM  # vertices with a mirror partner (the whole ICT mesh is symmetric)
@@ -214,6 +214,7 @@ ICT = os.environ.get("EMOTALK_ICT_FACEKIT", "/work/data/ict/FaceXModel")
 @pytest.mark.skipif(not Path(ICT, "generic_neutral_mesh.obj").is_file(),
                     reason="ICT-FaceKit's OBJs are not here (set EMOTALK_ICT_FACEKIT to its FaceXModel)")
 def test_converter_reproduces_the_committed_file(head, tmp_path):
+    pytest.importorskip("scipy")  # the converter's nearest-neighbour search
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         import convert_ict_facekit

@@ -46,8 +46,8 @@ def material(slot: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     mat.diffuse_color = color  # Workbench (MATERIAL colour) and the viewport
     mat.roughness = rough
-    if hasattr(mat, "use_nodes") and not mat.use_nodes:
-        mat.use_nodes = True  # always on in 5.x (the property is deprecated there)
+    if mat.node_tree is None:
+        mat.use_nodes = True  # 4.x; 5.x materials always have nodes (use_nodes is deprecated)
     bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
     if bsdf is None:
         bsdf = mat.node_tree.nodes.new("ShaderNodeBsdfPrincipled")
