@@ -51,10 +51,10 @@ class Style:
 STYLES = {
     "natural": Style(),
     "calm": Style(nod=0.6, turn=0.5, speech=0.5, drift=0.7, tempo=1.3),
-    "lively": Style(nod=1.5, turn=1.6, speech=1.6, drift=1.2, tempo=0.85),
+    "lively": Style(nod=1.5, turn=1.6, speech=1.4, drift=1.2, tempo=0.85),
     "nodding": Style(nod=2.0, turn=0.6, speech=0.9, drift=0.8),
     "storyteller": Style(nod=0.9, turn=2.0, speech=1.1, drift=1.0, tempo=1.1),
-    "anchor": Style(nod=0.8, turn=0.3, speech=0.4, drift=0.4, tempo=1.2),  # a news reader: small, steady
+    "anchor": Style(nod=0.5, turn=0.2, speech=0.3, drift=0.25, tempo=1.2),  # a seated reader (fitted to GRID s1)
 }
 
 # How much each emotion moves the head (anger and happiness more, sadness less); "voice" 1.
@@ -65,12 +65,13 @@ EMOTION_GAIN = {"angry": 1.35, "disgust": 1.0, "fear": 1.1, "happy": 1.3, "neutr
 NOD_DEG = 2.2  # a typical stressed syllable's nod (pitch, chin down)
 NOD_SIDE = 0.35  # yaw and roll of a nod, relative to its pitch
 NOD_S = 0.45  # a nod's duration (raised cosine)
-TURN_DEG = np.array([1.6, 3.2, 1.4])  # SD of a phrase's new posture per axis (pitch, yaw, roll)
+NOD_SPREAD = (0.6, 0.8, 1.0, 1.3, 1.7)  # times NOD_S, one drawn per nod
+TURN_DEG = np.array([2.0, 3.0, 1.8])  # SD of a phrase's new posture per axis (pitch, yaw, roll)
 TURN_S = 0.6  # duration of a turn
 CENTRE_PULL = 0.35  # each new posture starts from this fraction of the way back to centre
-SPEECH_DEG = np.array([0.9, 0.9, 0.5])  # SD of the loudness-coupled motion at full loudness
+SPEECH_DEG = np.array([1.0, 0.9, 0.7])  # SD of the loudness-coupled motion at full loudness
 SPEECH_BAND = (0.5, 3.0)  # Hz
-DRIFT_DEG = np.array([1.0, 1.5, 0.8])  # SD of the idle drift
+DRIFT_DEG = np.array([1.1, 1.4, 1.0])  # SD of the idle drift
 DRIFT_HZ = 0.25  # the drift's spectrum rolls off above this
 SILENCE_DB = 30.0  # below the loud frames' level by more than this: not speaking
 PAUSE_S = 0.2  # a pause this long ends a phrase
@@ -206,18 +207,22 @@ def raw_motion(heard: Listening, style: Style, seed: int) -> np.ndarray:
     out = np.zeros((n, 3))
     if n == 0:
         return out
-    # Nods: an impulse per accent, shaped by a raised cosine whose peak sits on the syllable.
-    nod_n = max(3, round(NOD_S * style.tempo * FPS))
+    # Nods: an impulse per accent, shaped by a raised cosine whose peak sits on the syllable; each
+    # nod takes one of a few durations at random (one fixed duration would show as a spectral peak).
     amps = NOD_DEG * style.nod * heard.prominence * rng.uniform(0.5, 1.5, len(heard.accents))
-    impulses = np.zeros((n + nod_n, 3))
-    at = heard.accents + nod_n // 2  # shift so that the kernel's middle lands on the accent
-    impulses[at, PITCH] = -amps  # chin down
-    side = rng.standard_normal((len(at), 2)) * NOD_SIDE
-    impulses[at, YAW] = amps * side[:, 0]
-    impulses[at, ROLL] = amps * side[:, 1]
-    kernel = _raised_cosine(nod_n)
-    for axis in range(3):
-        out[:, axis] += np.convolve(impulses[:, axis], kernel)[nod_n:nod_n + n]
+    side = rng.standard_normal((len(amps), 2)) * NOD_SIDE
+    kind = rng.integers(0, len(NOD_SPREAD), len(amps))
+    for k, spread in enumerate(NOD_SPREAD):
+        nod_n = max(3, round(NOD_S * spread * style.tempo * FPS))
+        mine = kind == k
+        impulses = np.zeros((n + nod_n, 3))
+        at = heard.accents[mine] + nod_n // 2  # shift so that the kernel's middle lands on the accent
+        impulses[at, PITCH] = -amps[mine]  # chin down
+        impulses[at, YAW] = amps[mine] * side[mine, 0]
+        impulses[at, ROLL] = amps[mine] * side[mine, 1]
+        kernel = _raised_cosine(nod_n)
+        for axis in range(3):
+            out[:, axis] += np.convolve(impulses[:, axis], kernel)[nod_n:nod_n + n]
     # Turns: a new posture at each phrase start (and within long phrases), halfway home in long pauses.
     steps = np.zeros((n, 3))
     pose = np.zeros(3)
