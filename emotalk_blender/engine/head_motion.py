@@ -102,12 +102,15 @@ def check_seed(seed, name: str = "head seed") -> int:
 # --- listening --------------------------------------------------------------------------------
 def loudness_db(audio: np.ndarray, frames: int | None = None) -> np.ndarray:
     """(frames,) RMS level in dB of each 1/30 s of 16 kHz mono ``audio`` (-100 for silence)."""
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
     frames = frames_for_samples(len(x)) if frames is None else int(frames)
     edges = np.minimum(np.round(np.arange(frames + 1) * (SAMPLE_RATE / FPS)).astype(np.int64), len(x))
-    energy = np.concatenate([[0.0], np.cumsum(x * x)])
-    count = np.maximum(np.diff(edges), 1)
-    mean = np.maximum((energy[edges[1:]] - energy[edges[:-1]]) / count, 0.0)
+    count = np.diff(edges)
+    sums = np.zeros(frames)
+    full = count > 0  # reduceat over float32 squares: sums of ~533 samples, no float64 copy of the audio
+    if full.any():
+        sums[full] = np.add.reduceat(x * x, edges[:-1][full])
+    mean = sums / np.maximum(count, 1)
     return 10.0 * np.log10(mean + 1e-10)
 
 
