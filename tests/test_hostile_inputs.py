@@ -165,6 +165,17 @@ def test_a_crop_larger_than_the_frame_is_clamped_to_it():
         backend.close()
 
 
+@needs_grid
+def test_a_huge_crop_captures_as_the_whole_frame_and_says_so(tmp_path):
+    pytest.importorskip("torch")
+    huge, whole = tmp_path / "huge.npy", tmp_path / "whole.npy"
+    r = cli("capture", GRID[0], "-o", huge, "--backend", "resnet", "--crop", "0,0,100000,100000")
+    assert r.returncode == 0, r.stderr
+    assert "--crop clamped to the 360x288 frame: 0,0,360,288" in r.stderr
+    assert cli("capture", GRID[0], "-o", whole, "--backend", "resnet", "--crop", "0,0,360,288").returncode == 0
+    np.testing.assert_array_equal(np.load(huge), np.load(whole))
+
+
 @needs_mediapipe
 @needs_grid
 def test_capture_to_an_output_that_is_neither_npy_nor_csv_is_refused(tmp_path):

@@ -12,7 +12,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from ..engine.capture.base import CaptureError, load_capture_backend, parse_crop
+from ..engine.capture.base import fit_crop, load_capture_backend, parse_crop
 from ..engine.errors import EmoTalkError
 from . import addon_name, compat, job_modal, retarget, scene_writer
 from .props import MAX_FRAME
@@ -67,13 +67,11 @@ class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
         retarget.shape_keys_of(obj)
         if not retarget.mapping_of(obj).channels:
             raise retarget.TargetError(f"No ARKit channel matches a shape key of {obj.name!r}: edit the mapping")
-        if not self.filepath:
-            raise CaptureError("No video chosen")
-        info = prepare(bpy.path.abspath(self.filepath))
-        try:
-            crop = parse_crop(self.crop)
-        except ValueError as exc:
-            raise CaptureError(str(exc)) from None
+        from .operators import blend_path  # "//clip.mp4" in an unsaved file: says so, as Generate does
+
+        info = prepare(blend_path(self.filepath, "video file"))
+        # the crop inside the video before any frame is read (clamped, or refused when beside the picture)
+        crop = fit_crop(parse_crop(self.crop, flag="Face crop"), info.width, info.height, info.path, flag="Face crop")
         task = capture_model(context)  # Preferences: MediaPipe's face_landmarker.task
         if self.backend == "resnet":  # its own weights (empty: the shipped ones); the task finds the face
             model = bpy.path.abspath(self.capture_model) if self.capture_model else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -33,17 +34,42 @@ class CaptureBackend(Protocol):
         ...
 
 
-def parse_crop(text: str | None) -> Crop | None:
-    """``"x,y,w,h"`` -> a crop tuple (None for empty); ValueError on anything else."""
+class CropError(CaptureError, ValueError):
+    """A crop that is not x,y,w,h in pixels, or holds no pixel of the video (a ValueError for older callers)."""
+
+
+def parse_crop(text: str | None, flag: str = "--crop") -> Crop | None:
+    """``"x,y,w,h"`` -> a crop tuple (None for empty); CropError (one line naming ``flag``) on anything else."""
     if not text:
         return None
     parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
-        raise ValueError(f"crop {text!r}: expected x,y,w,h in pixels")
+    if len(parts) != 4 or not all(re.fullmatch(r"-?[0-9]{1,9}", p) for p in parts):  # ASCII digits, no overflow
+        raise CropError(f"{flag} {text}: expected x,y,w,h in whole pixels, e.g. 40,20,200,200")
     x, y, w, h = (int(p) for p in parts)
     if x < 0 or y < 0 or w <= 0 or h <= 0:
-        raise ValueError(f"crop {text!r}: x and y must be >= 0 and w, h > 0")
+        raise CropError(f"{flag} {text}: x and y must be >= 0 and w, h > 0")
     return x, y, w, h
+
+
+def clamp_crop(crop: Crop, width: int, height: int) -> Crop | None:
+    """The part of ``crop`` inside a ``width`` x ``height`` frame; None when it holds no pixel of it."""
+    x, y, w, h = crop
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+def fit_crop(crop, width: int, height: int, video, flag: str = "--crop") -> Crop | None:
+    """``crop`` checked against a video's frame size before any frame is read: clamped to the frame, or
+    CropError when it lies beside the picture (a capture of nothing would be a constant take). Fractions
+    of the frame (floats, the training scripts') always lie inside and pass as they are."""
+    if crop is None or all(isinstance(v, float) for v in crop):
+        return crop
+    inside = clamp_crop(tuple(int(v) for v in crop), width, height)
+    if inside is None:
+        raise CropError(f"{flag} {','.join(str(int(v)) for v in crop)}: outside the {width}x{height} frame of "
+                        f"{video}; x,y must lie inside it")
+    return inside
 
 
 def load_capture_backend(name: str, model_path=None, crop: Crop | None = None, face_model=None) -> CaptureBackend:

@@ -20,7 +20,7 @@ from ..errors import Cancelled
 from ..postprocess import smooth as savgol_smooth
 from ..takes import resample
 from . import video
-from .base import CaptureBackend, CaptureError
+from .base import CaptureBackend, CaptureError, fit_crop
 
 Progress = Callable[[float, str], None]
 
@@ -94,6 +94,7 @@ def capture_video(info: video.VideoInfo | str, backend: CaptureBackend, *, smoot
     """
     if not isinstance(info, video.VideoInfo):
         info = video.probe(info)
+    fit_crop(getattr(backend, "crop", None), info.width, info.height, info.path, flag="crop")  # before any frame
     audio = video.read_audio(info)
     begin = getattr(backend, "begin_video", None)  # optional hook: tracking backends restart here
     if begin is not None:

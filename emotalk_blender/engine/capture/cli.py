@@ -1,13 +1,14 @@
 """``python -m emotalk_blender capture VIDEO... -o OUT``: videos -> takes (.npy or Live Link Face CSV)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from ..atomic import check_outputs, folder_outputs
 from ..errors import EmoTalkError
 from ..progress import ProgressBar
-from .base import CAPTURE_BACKENDS, load_capture_backend, parse_crop
+from .base import CAPTURE_BACKENDS, fit_crop, load_capture_backend, parse_crop
 
 SUFFIXES = (".npy", ".csv")
 
@@ -17,6 +18,8 @@ def outputs(videos: list[str], out: str, csv: bool = False) -> list[Path]:
     out_path = Path(out)
     if len(videos) == 1 and out_path.suffix.lower() in SUFFIXES and not out_path.is_dir():
         return [out_path]
+    if len(videos) == 1 and out_path.suffix and not out_path.is_dir() and not out.endswith(("/", os.sep)):
+        raise EmoTalkError(f"{out}: a take is written as .npy or .csv (Live Link Face); for a folder, end -o with /")
     if out_path.suffix.lower() in SUFFIXES and not out_path.is_dir():
         raise EmoTalkError(f"{out}: {len(videos)} videos need a folder for -o, not a file")
     return folder_outputs(videos, out_path, ".csv" if csv else ".npy")  # collisions: check_outputs
@@ -48,6 +51,11 @@ def run_capture(args) -> int:
     outs = outputs(args.video, args.output, args.csv)
     check_outputs(zip(args.video, outs))
     infos = [prepare(v) for v in args.video]  # every video readable before the first is captured
+    for info in infos:  # and the crop inside each (clamped to its frame, or refused)
+        fitted = fit_crop(crop, info.width, info.height, info.path)
+        if fitted != crop:
+            print(f"{info.path}: --crop clamped to the {info.width}x{info.height} frame: "
+                  f"{','.join(map(str, fitted))}", file=sys.stderr)
     backend = load_capture_backend(args.backend, args.capture_model, crop=crop, face_model=args.face_model)
     try:
         for info, out in zip(infos, outs):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..arkit import INDEX, NUM_BLENDSHAPES
-from .base import CaptureError, Crop
+from .base import CaptureError, Crop, clamp_crop
 
 INSTALL_HINT = ("install it with `pip install -r requirements-capture.txt` (mediapipe 1.2.3), or in Blender "
                 "with Preferences > Install MediaPipe")
@@ -73,7 +73,7 @@ class MediaPipeBackend:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp = mp
-        self._crop = crop
+        self.crop = crop  # checked against each video's size by capture_video
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=path), running_mode=vision.RunningMode.VIDEO,
             num_faces=1, output_face_blendshapes=True, output_facial_transformation_matrixes=head_pose)
@@ -97,8 +97,11 @@ class MediaPipeBackend:
         self._time_ms += 1000.0
 
     def weights(self, rgb: np.ndarray) -> np.ndarray | None:
-        if self._crop is not None:
-            x, y, w, h = self._crop
+        if self.crop is not None:
+            inside = clamp_crop(self.crop, rgb.shape[1], rgb.shape[0])
+            if inside is None:  # an empty image is a native RET_CHECK failure, not "no face"
+                return None
+            x, y, w, h = inside
             rgb = rgb[y:y + h, x:x + w]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         result = self._landmarker.detect_for_video(image, int(round(self._time_ms)))

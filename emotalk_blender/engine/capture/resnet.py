@@ -17,7 +17,7 @@ import numpy as np
 from .. import paths, safetensors_io
 from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from ..errors import CheckpointError
-from .base import CaptureError, Crop
+from .base import CaptureError, Crop, clamp_crop
 
 FORMAT = "emotalk-capture-resnet"
 FORMAT_VERSION = 1
@@ -141,7 +141,8 @@ class ResNetBackend:
         if self.crop is None and self.face_box is not None:
             found = self.face_box(rgb)
             return None if found is None else square_box(found, w, h, FACE_BOX_SCALE, FACE_BOX_LIFT)
-        return crop_pixels(self.crop, w, h)
+        # a fixed crop stays inside the frame: a huge one would cut a huge black image (27.9 GiB for 100000 px)
+        return clamp_crop(crop_pixels(self.crop, w, h), w, h)
 
     def predict(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, 52) weights in the released order for face crops of any size."""
