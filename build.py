@@ -38,6 +38,7 @@ SHIPPED = {
     PACKAGE: ("*.py",),
     "models": ("*.safetensors", "*.presets.npz", "*.json", "*.md", "LICENSE*"),  # presets: named emotions
     "flame_templates": ("*.npz", "*.md", "LICENSE*"),
+    "rigs": ("*.json",),  # ready poses for face rigs (rigs/rigify_face_poses.json)
 }
 EXCLUDED_DIRS = {"__pycache__", "training", "tests"}  # training code is dev-only
 TOP_FILES = ("LICENSE", "README.md")

@@ -74,9 +74,10 @@ def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True
     import json
 
     from ..engine import pipeline
-    from . import directing, retarget, scene_writer
+    from . import directing, retarget, rig_mapping, scene_writer
 
-    retarget.shape_keys_of(obj)  # a target without shape keys fails before the long work
+    # a target without shape keys (or, an armature, without poses) fails before the long work
+    rig_mapping.check_rig(obj) if rig_mapping.is_rig(obj) else retarget.shape_keys_of(obj)
     settings = pipeline.GenerateSettings(level=level, person=person, smooth=smooth,
                                          blinks=blinks, seed=seed, checkpoint=checkpoint,
                                          device=device, backend=backend, precision=precision,

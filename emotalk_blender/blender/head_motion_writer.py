@@ -209,7 +209,7 @@ def write_head(obj, take_action, head, start: int, scene, take, rollback: Rollba
     action = take_action
     if got is None:  # 4.2: a companion Action, or the one another writer made for this target
         playing = target.animation_data.action if target.animation_data is not None else None
-        if playing is not None and playing.get(PART_OF_TAG) == take_action.name:
+        if playing is not None and (playing == take_action or playing.get(PART_OF_TAG) == take_action.name):
             action = playing
         else:
             action = rollback.new(bpy.data.actions, f"{take_action.name}_head")

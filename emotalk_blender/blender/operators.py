@@ -19,7 +19,7 @@ from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import compat, directing, head_motion_writer, job_modal, prefs, retarget, scene_writer
+from . import compat, directing, head_motion_writer, job_modal, prefs, retarget, rig_mapping, rigify_face, scene_writer
 from .props import MAX_FRAME
 
 stop_all_jobs = job_modal.stop_all  # running modal operators (Generate, Capture), stopped on unregister
@@ -105,6 +105,9 @@ class _Generate(job_modal.JobModal, directing.DirectingProperties):
         check_audio_path(blend_path(self.filepath))
         scene_writer.check_start_frame(self.start_frame)
         obj = context.active_object
+        if rig_mapping.is_rig(obj):  # a face rig: one pose per channel
+            rig_mapping.check_rig(obj)
+            return obj
         retarget.shape_keys_of(obj)
         scene_writer.check_persistent(obj)
         if not retarget.mapping_of(obj).channels:
@@ -190,11 +193,13 @@ class EMOTALK_OT_auto_map(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            retarget.shape_keys_of(context.active_object)
+            if not rig_mapping.is_rig(context.active_object):
+                retarget.shape_keys_of(context.active_object)
         except EmoTalkError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        mapping = retarget.auto_fill(context.active_object)
+        fill = rig_mapping.auto_fill if rig_mapping.is_rig(context.active_object) else retarget.auto_fill
+        mapping = fill(context.active_object)
         self.report({"INFO"}, f"{len(mapping.channels)}/{NUM_BLENDSHAPES} channels mapped"
                     + (f"; unmatched: {', '.join(mapping.unmatched)}" if mapping.unmatched else ""))
         return {"FINISHED"}
@@ -216,7 +221,7 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
         try:
             path = blend_path(self.filepath, "motion file")
             obj = context.active_object
-            retarget.shape_keys_of(obj)
+            rig_mapping.check_rig(obj) if rig_mapping.is_rig(obj) else retarget.shape_keys_of(obj)
             scene_writer.check_persistent(obj)
             weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
                        else motion_io.load_motion_npy(path))
@@ -353,4 +358,4 @@ class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
 
 classes = (EMOTALK_OT_generate, EMOTALK_OT_cancel, EMOTALK_OT_create_head, EMOTALK_OT_auto_map,
            EMOTALK_OT_import_motion, EMOTALK_OT_export_motion, EMOTALK_OT_use_take,
-           EMOTALK_OT_delete_take, EMOTALK_OT_check_model, EMOTALK_OT_regenerate)
+           EMOTALK_OT_delete_take, EMOTALK_OT_check_model, EMOTALK_OT_regenerate) + rigify_face.classes

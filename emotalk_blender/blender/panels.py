@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from ..engine.arkit import NUM_BLENDSHAPES
-from . import addon_name, directing, prefs, retarget, scene_writer
+from . import addon_name, directing, prefs, retarget, rig_mapping, scene_writer
 
 
 class _Sidebar:
@@ -32,7 +32,12 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
             col.operator("preferences.addon_show", text="Open Preferences", icon="PREFERENCES").module = addon_name()
         box = layout.box()
         key = retarget.shape_keys_of(obj, required=False) if obj else None
-        if key is not None:
+        if rig_mapping.is_rig(obj):  # a face rig: poses stand in for shape keys
+            key = obj
+            mapped = len(rig_mapping.mapping_of(obj).channels)
+            box.label(text=f"Target: {obj.name} ({mapped}/{NUM_BLENDSHAPES} poses)", icon="ARMATURE_DATA")
+            box.operator("emotalk.load_rigify_poses", icon="POSE_HLT")
+        elif key is not None:
             mapped = len(retarget.mapping_of(obj).channels)
             box.label(text=f"Target: {obj.name} ({mapped}/{NUM_BLENDSHAPES} channels)",
                           icon="SHAPEKEY_DATA")
@@ -77,7 +82,9 @@ class EMOTALK_UL_channels(bpy.types.UIList):
         key = data.id_data.data.shape_keys if data.id_data.type == "MESH" else None
         row = layout.row(align=True)
         row.label(text=item.arkit, icon="CHECKMARK" if item.target else "X")
-        if key is not None:
+        if data.id_data.type == "ARMATURE":
+            row.prop_search(item, "target", bpy.data, "actions", text="")
+        elif key is not None:
             row.prop_search(item, "target", key, "key_blocks", text="")
         else:
             row.prop(item, "target", text="")
@@ -91,18 +98,21 @@ class EMOTALK_PT_retarget(_Sidebar, bpy.types.Panel):
 
     @classmethod
     def poll(cls, context):
-        return retarget.shape_keys_of(context.active_object, required=False) is not None
+        obj = context.active_object
+        return rig_mapping.is_rig(obj) or retarget.shape_keys_of(obj, required=False) is not None
 
     def draw(self, context):
         layout = self.layout
         obj = context.active_object
+        if obj.type == "MESH":
+            layout.prop(obj.emotalk, "rig")  # mixed characters: jaw/eyes as bones
         layout.operator("emotalk.auto_map", icon="LINKED")
         if not len(obj.emotalk.channels):
             layout.label(text="Automatic by name (press Auto-map to edit)")
         else:
             layout.template_list("EMOTALK_UL_channels", "", obj.emotalk, "channels",
                                  obj.emotalk, "active_channel", rows=8)
-        unmatched = retarget.mapping_of(obj).unmatched
+        unmatched = (rig_mapping.mapping_of if rig_mapping.is_rig(obj) else retarget.mapping_of)(obj).unmatched
         if unmatched:
             col = layout.column(align=True)
             col.label(text=f"Unmatched ({len(unmatched)}):", icon="ERROR")
@@ -119,8 +129,9 @@ class EMOTALK_PT_takes(_Sidebar, bpy.types.Panel):
         return bool(scene_writer.takes_of(context.active_object))
 
     def draw(self, context):
-        key = context.active_object.data.shape_keys
-        playing = key.animation_data.action if key.animation_data else None
+        obj = context.active_object
+        animated = obj if rig_mapping.is_rig(obj) else obj.data.shape_keys
+        playing = animated.animation_data.action if animated.animation_data else None
         col = self.layout.column(align=True)
         for action in reversed(scene_writer.takes_of(context.active_object)):  # newest first
             row = col.row(align=True)

@@ -4,7 +4,8 @@ mapping) and per window manager (the running job's progress, never saved in the 
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
 from ..engine.constants import NUM_PERSONS
 from . import compat
@@ -23,9 +24,17 @@ class EMOTALK_PG_channel(bpy.types.PropertyGroup):
                         description="Multiplier applied to this channel's weights")
 
 
+def _is_armature(self, obj) -> bool:
+    return obj.type == "ARMATURE"
+
+
 class EMOTALK_PG_object(bpy.types.PropertyGroup):
+    # On a mesh: shape keys; on an armature: pose Actions (blender/rig_mapping.py).
     channels: CollectionProperty(type=EMOTALK_PG_channel)
     active_channel: IntProperty(default=0)
+    rig: PointerProperty(type=bpy.types.Object, poll=_is_armature, name="Face rig",
+                         description="An armature whose mapped bone poses (jaw, eyes...) this mesh's takes "
+                                     "also drive")
 
 
 class EMOTALK_PG_scene(DirectingProperties, bpy.types.PropertyGroup):

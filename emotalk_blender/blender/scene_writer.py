@@ -141,10 +141,16 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
     Returns a ``Take``; raises ``retarget.TargetError`` (or another EmoTalkError) with the scene
     unchanged when the object cannot take it.
     """
+    from . import rig_writer  # armatures: face bones through one pose per channel
+
+    if obj is not None and obj.type == "ARMATURE":
+        return rig_writer.write_rig_take(obj, weights, scene=scene, start_frame=start_frame, audio_path=audio_path,
+                                         name=name, meta=meta, set_range=set_range, head=head, head_bone=head_bone)
     scene = scene or bpy.context.scene
     weights, key, mapping = _checked_inputs(obj, weights, audio_path)
     fps = scene_fps(scene)
-    curves = takes.mix_to_targets(takes.resample_to_fps(weights, fps), mapping.channels)
+    weights_fps = takes.resample_to_fps(weights, fps)
+    curves = takes.mix_to_targets(weights_fps, mapping.channels)
     start = int(start_frame)
     count = len(next(iter(curves.values())))
     check_start_frame(start, count)
@@ -158,6 +164,7 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
         take.action = action.name
         slot = _write_curves(action, key, curves, start)
         _assign(key, action, slot, take, rollback)
+        rig_writer.add_rig_part(obj, action, weights_fps, start, take, rollback)  # mixed: jaw/eyes as bones
         if head is not None:
             head_motion_writer.write_head(obj, action, head, start, scene, take, rollback, bone=head_bone)
         if audio_path:
@@ -316,7 +323,11 @@ def _curve_range(curves) -> tuple[float, float]:
 
 # --- switching between takes --------------------------------------------------------------------
 def takes_of(obj) -> list:
-    """The takes written for ``obj``'s shape keys, oldest first."""
+    """The takes written for ``obj``'s shape keys (an armature's: its bones), oldest first."""
+    if obj is not None and obj.type == "ARMATURE":
+        from . import rig_writer
+
+        return rig_writer.takes_of(obj)
     key = retarget.shape_keys_of(obj, required=False) if obj is not None else None
     if key is None:
         return []
@@ -332,6 +343,10 @@ def take_strip(scene, action):
 def use_take(obj, action, scene=None) -> Take:
     """Make an earlier take play again: assigned to the shape keys, its sound strip the one heard,
     the frame range set to it. An artist's Action it replaces is kept (fake user), as on generate."""
+    from . import rig_writer
+
+    if obj is not None and obj.type == "ARMATURE":
+        return rig_writer.use_take(obj, action, scene=scene)
     scene = scene or bpy.context.scene
     key = retarget.shape_keys_of(obj)
     if not is_take(action):
@@ -345,6 +360,7 @@ def use_take(obj, action, scene=None) -> Take:
                 fps=scene_fps(scene), mapped=len(curves))
     with Rollback() as rollback:
         _assign(key, action, slot, take, rollback)
+        rig_writer.use_rig_part(obj, action, take, rollback)
         head_motion_writer.use_head(action, take, rollback)
         chosen = take_strip(scene, action)
         for strip in compat.all_strips(scene):
@@ -358,6 +374,10 @@ def use_take(obj, action, scene=None) -> Take:
 def delete_take(obj, action, scene=None) -> None:
     """Remove a take, its sound strip and (when unused) its sound. If it was playing, the shape
     keys are left with no Action; an artist's Action is never deleted here."""
+    from . import rig_writer
+
+    if obj is not None and obj.type == "ARMATURE":
+        return rig_writer.delete_take(obj, action, scene=scene)
     scene = scene or bpy.context.scene
     if not is_take(action):
         raise EmoTalkError(f"Action {action.name!r} is not an EmoTalk take: not deleted")
@@ -371,5 +391,6 @@ def delete_take(obj, action, scene=None) -> None:
         strip = take_strip(scene, action)
         if strip is not None:
             _remove_strip(scene, strip)
+        rig_writer.delete_parts(action)
         head_motion_writer.delete_head(action, rollback)
         bpy.data.actions.remove(action)
