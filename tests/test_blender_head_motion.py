@@ -143,3 +143,24 @@ def test_generate_regenerate_and_undo(blender, speech_wav, tiny_checkpoint):
     obj = bpy.data.objects[name]
     assert scene_writer.takes_of(obj) == [] and (obj.animation_data is None or obj.animation_data.action is None)
     assert obj.rotation_euler.to_quaternion().angle == 0
+
+
+def test_live_link_face_csv_round_trip_carries_the_head(blender, tmp_path, speech_wav):
+    obj = arkit_mesh()
+    head = hm.head_motion(load_audio(speech_wav), seed=5)
+    weights = np.full((len(head), 52), 0.2, np.float32)
+    scene_writer.write_take(obj, weights, head=head)
+    path = tmp_path / "take.csv"
+    assert bpy.ops.emotalk.export_motion(filepath=str(path)) == {"FINISHED"}
+    from emotalk_blender.engine.llf_rotations import read_head
+
+    assert np.allclose(read_head(path), head, atol=2e-3)
+    # Import onto another character: its head bone moves as the first head did.
+    other = arkit_mesh(name="Other")
+    arm = _rig(other)
+    bpy.context.view_layer.objects.active = other
+    assert bpy.ops.emotalk.import_motion(filepath=str(path), start_frame=1) == {"FINISHED"}
+    for k in (0, len(head) // 2, len(head) - 1):
+        bpy.context.scene.frame_set(1 + k)
+        assert np.allclose(head_motion_writer.rotation_of(arm, "head"), head[k], atol=3e-3)
+    assert np.allclose(head_motion_writer.read_head(other), head, atol=3e-3)

@@ -298,3 +298,62 @@ def head_for(op, audio_path: str, frames: int):
                                emotion_source=op.emotion_source, emotion=op.emotion, emotion_mix=op.emotion_mix,
                                emotion_track=op.emotion_track if track is None else track, crossfade=op.crossfade)
     return for_settings(load_audio(audio_path), settings, frames)
+
+
+def read_head(obj, scene=None) -> np.ndarray | None:
+    """The head motion of the take playing on ``obj`` as (T, 3) degrees at 30 fps (the take's own
+    length), read from the head as it moves now (artist edits included); None when it has none."""
+    from ..engine.constants import FPS
+
+    scene = scene or bpy.context.scene
+    key = getattr(obj.data, "shape_keys", None) if obj is not None and obj.type == "MESH" else None
+    take = key.animation_data.action if key is not None and key.animation_data is not None else None
+    stored = take.get("emotalk_head_target") if take is not None else None
+    if not stored:
+        return None
+    name, _, bone = stored.partition(":")
+    target = bpy.data.objects.get(name)
+    if target is None or (bone and bone not in target.pose.bones):
+        return None
+    curves = compat.fcurves_of(take, compat.find_slot(take, "KEY"))
+    first = min(fc.range()[0] for fc in curves)
+    fps = scene.render.fps / scene.render.fps_base
+    count = int(take.get("emotalk_frames_30fps") or 0) or int(round((max(fc.range()[1] for fc in curves) - first)
+                                                                    * FPS / fps)) + 1
+    old = scene.frame_current
+    out = np.zeros((count, 3), np.float32)
+    try:
+        for k, frame in enumerate(takes.source_frames(count, fps, start=first)):
+            scene.frame_set(int(math.floor(frame)), subframe=float(frame - math.floor(frame)))
+            out[k] = rotation_of(target, bone or None)
+    finally:
+        scene.frame_set(old)
+    return out
+
+
+def head_file(path: str, frames: int) -> np.ndarray | None:
+    """The head motion that comes with an imported take: a Live Link Face CSV's head columns, or
+    NAME.head.npy beside NAME.npy; (frames, 3) degrees, or None."""
+    import os
+
+    from ..engine.head_motion import head_path
+    from ..engine.llf_rotations import read_head as read_csv_head
+
+    if path.lower().endswith(".csv"):
+        head = read_csv_head(path)
+    elif os.path.isfile(head_path(path)):
+        head = np.load(head_path(path), allow_pickle=False)
+        if head.ndim != 2 or head.shape[1] != 3 or not np.isfinite(head).all():
+            from ..engine.motion_io import MotionFileError
+
+            raise MotionFileError(f"{head_path(path)}: expected (T, 3) finite head angles, got {head.shape}")
+    else:
+        return None
+    if head is None:
+        return None
+    out = np.zeros((frames, 3), np.float32)  # the take's length: a shorter head file holds its last pose
+    n = min(frames, len(head))
+    out[:n] = head[:n]
+    if n and n < frames:
+        out[n:] = head[n - 1]
+    return out

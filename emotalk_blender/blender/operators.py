@@ -225,10 +225,11 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
             scene_writer.check_persistent(obj)
             weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
                        else motion_io.load_motion_npy(path))
+            head = head_motion_writer.head_file(path, len(weights))  # Live Link Face head columns, NAME.head.npy
             take = scene_writer.write_take(
                 obj, weights, scene=context.scene, start_frame=self.start_frame,
                 name=f"EmoTalk_{os.path.splitext(os.path.basename(path))[0]}",
-                meta={"source": os.path.abspath(path)})
+                meta={"source": os.path.abspath(path)}, head=head)
         except EmoTalkError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -257,7 +258,8 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
             check_writable(path)
             weights = scene_writer.read_take(context.active_object, scene=context.scene)
             if path.lower().endswith(".csv"):
-                livelinkface.write_csv(path, weights)
+                livelinkface.write_csv(path, weights, head=head_motion_writer.read_head(context.active_object,
+                                                                                        context.scene))
             else:
                 motion_io.save_motion_npy(path, weights)
         except EmoTalkError as exc:

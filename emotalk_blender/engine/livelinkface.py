@@ -21,7 +21,8 @@ from .constants import FPS
 from .motion_io import MotionFileError, check_motion
 from .takes import resample
 
-# The 9 rotation columns that follow the blendshapes (written as zeros: EmoTalk has no head pose).
+# The 9 rotation columns that follow the blendshapes, in radians (llf_rotations.py: the head motion and
+# eye rotations; zeros when a take has no head motion).
 ROTATION_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
                     "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
 VALUE_COLUMNS = tuple(pascal(n) for n in APPLE_ORDER) + ROTATION_COLUMNS
@@ -124,24 +125,28 @@ def _format_timecode(total_frames: int, rate: int, start_seconds: int) -> str:
     return f"{h % 24:02d}:{m:02d}:{s:02d}:{frame:02d}.000"
 
 
-def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0) -> Path:
+def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0, head=None) -> Path:
     """Write (T, 52) released-order weights at 30 fps as a Live Link Face CSV.
 
-    Timecodes follow the iPhone app (a 60 fps timecode by default, two timecode frames per row);
-    head and eye rotations are written as zeros. Values are clamped to 0..1, the range Live Link
-    Face consumers expect (the network can overshoot slightly, e.g. -0.09); ``.npy`` keeps them raw.
+    Timecodes follow the iPhone app (a 60 fps timecode by default, two timecode frames per row).
+    The rotation columns: the head from ``head`` ((T, 3) degrees, engine/head_motion.py; zeros
+    without), the eyes from the eyeLook weights (llf_rotations.py). Blendshape values are clamped
+    to 0..1, the range Live Link Face consumers expect (the network can overshoot slightly, e.g.
+    -0.09); ``.npy`` keeps them raw.
     """
+    from .llf_rotations import rotation_columns
+
     path = Path(path)
     arr = np.clip(check_motion(weights, str(path)), 0.0, 1.0)
+    rotations = rotation_columns(arr, head)
     if timecode_fps % FPS:
         raise MotionFileError(f"{path}: timecode rate {timecode_fps} is not a multiple of {FPS}")
     step = timecode_fps // FPS
     order = [INDEX[n] for n in APPLE_ORDER]
-    zeros = ["0.0000000000"] * len(ROTATION_COLUMNS)
     with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(HEADER)
-        for t, frame in enumerate(arr[:, order]):
+        for t, (frame, rot) in enumerate(zip(arr[:, order], rotations)):
             out.writerow([_format_timecode(t * step, timecode_fps, start_seconds), len(VALUE_COLUMNS)]
-                         + [f"{v:.10f}" for v in frame] + zeros)
+                         + [f"{v:.10f}" for v in frame] + [f"{v:.10f}" for v in rot])
     return path
