@@ -159,6 +159,7 @@ def test_take_undoes_and_deletes_cleanly(rig):
     assert rig.animation_data is None or rig.animation_data.action is None
 
     take = scene_writer.write_take(rig, _take(jawOpen=1.0), start_frame=1)
+    bpy.context.scene.frame_set(2)  # the jaw open when the take is deleted
     assert bpy.ops.emotalk.delete_take("EXEC_DEFAULT", True, action=take.action) == {"FINISHED"}
     assert take.action not in bpy.data.actions and rig.animation_data.action is None
     bpy.context.scene.frame_set(2)
@@ -203,6 +204,8 @@ def test_mixed_character_takes_one_take_on_both(rig):
     assert rig.pose.bones["jaw_master"].rotation_quaternion.angle > 0.1
     scene_writer.delete_take(face, key_action)
     assert not [a for a in bpy.data.actions if scene_writer.is_take(a)]
+    bpy.context.scene.frame_set(2)
+    assert tuple(rig.pose.bones["jaw_master"].rotation_quaternion) == (1, 0, 0, 0)  # the rig back at rest
 
 
 def test_generate_and_regenerate_onto_the_rig(rig, speech_wav, tiny_checkpoint):

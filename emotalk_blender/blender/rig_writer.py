@@ -194,8 +194,31 @@ def use_rig_part(obj, action, take, rollback: Rollback) -> None:
             _assign(rig, part, slot, take, rollback)
 
 
-def delete_parts(action) -> None:
-    """Remove the companion Actions (4.2) of take ``action``."""
+_REST = {"location": (0.0, 0.0, 0.0), "rotation_quaternion": (1.0, 0.0, 0.0, 0.0),
+         "rotation_euler": (0.0, 0.0, 0.0), "scale": (1.0, 1.0, 1.0)}
+
+
+def _rest_bones(rig, action, slot, rollback: Rollback | None = None) -> None:
+    """Put the bones a take keys back at rest (a deleted take would leave them at its last frame)."""
+    for fc in compat.fcurves_of(action, slot):
+        m = rig_mapping._BONE_PATH.match(fc.data_path)
+        pb = rig.pose.bones.get(m.group(1).replace('\\"', '"')) if m else None
+        if pb is None or m.group(2) not in _REST:
+            continue
+        values = getattr(pb, m.group(2))
+        old = values[fc.array_index]
+        values[fc.array_index] = _REST[m.group(2)][fc.array_index]
+        if rollback is not None:
+            rollback.on_undo(lambda values=values, i=fc.array_index, old=old: values.__setitem__(i, old))
+
+
+def delete_parts(action, rollback: Rollback | None = None) -> None:
+    """Before take ``action`` is removed: the bones of the rigs it plays on back at rest, and its
+    companion Actions (4.2) removed."""
+    for rig in [o for o in bpy.data.objects if rig_mapping.is_rig(o) and o.animation_data is not None]:
+        anim = rig.animation_data
+        if anim.action is not None and (anim.action == action or anim.action.get(PART_OF_TAG) == action.name):
+            _rest_bones(rig, anim.action, compat.assigned_slot(anim), rollback)
     for part in [a for a in bpy.data.actions if a.get(PART_OF_TAG) == action.name]:
         bpy.data.actions.remove(part)
 
@@ -241,6 +264,7 @@ def delete_take(obj, action, scene=None) -> None:
         raise EmoTalkError(f"Action {action.name!r} is not an EmoTalk take: not deleted")
     anim = obj.animation_data
     with Rollback() as rollback:
+        delete_parts(action, rollback)
         if anim is not None and anim.action == action:
             slot = compat.assigned_slot(anim)
             compat.assign_action(anim, None, None)
@@ -248,5 +272,4 @@ def delete_take(obj, action, scene=None) -> None:
         strip = scene_writer.take_strip(scene, action)
         if strip is not None:
             scene_writer._remove_strip(scene, strip)
-        delete_parts(action)
         bpy.data.actions.remove(action)

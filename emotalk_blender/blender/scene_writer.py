@@ -391,6 +391,6 @@ def delete_take(obj, action, scene=None) -> None:
         strip = take_strip(scene, action)
         if strip is not None:
             _remove_strip(scene, strip)
-        rig_writer.delete_parts(action)
+        rig_writer.delete_parts(action, rollback)  # rig bones back at rest, 4.2 companions
         head_motion_writer.delete_head(action, rollback)
         bpy.data.actions.remove(action)
