@@ -44,7 +44,7 @@ def render(take: Path, wav: Path, mp4: Path, resolution: int) -> tuple[int, int,
     obj = head_mesh.build_head_object(templates.load_template_set(templates.stylised_template_path()))
     scene_writer.write_take(obj, np.load(take), audio_path=str(wav))
     crop = preview_crop(obj, resolution=resolution)
-    preview.render_mp4(obj, mp4, resolution=resolution)
+    preview.render_mp4(obj, mp4, resolution=resolution, look="capture")  # the ResNet reads this look
     return crop
 
 

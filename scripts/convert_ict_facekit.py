@@ -67,7 +67,7 @@ PUPIL_DEG, LIMBUS_DEG = 7.0, 25.0  # angles from the eye's axis (fitted to the i
 # eyeLook*: eyeball rotation (degrees) added to ICT's lid motion; ARKit's In is towards the nose.
 LOOK_DEG = {"Up": 25.0, "Down": 25.0, "In": 30.0, "Out": 30.0}
 # tongueOut (cm in ICT space): the tongue's front slides forward and up, its root stays.
-TONGUE_FORWARD, TONGUE_UP = 2.4, 0.5
+TONGUE_FORWARD, TONGUE_UP = 2.0, 0.9
 
 
 # --------------------------------------------------------------------------- OBJ reading

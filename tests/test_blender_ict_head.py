@@ -89,3 +89,33 @@ def test_identity_needs_a_created_head(blender):
     stylised = head_mesh.build_head_object(templates.load_template_set(templates.stylised_template_path()))
     with pytest.raises(TemplateError, match="no identity components"):
         head_identity.set_identity(stylised, 1)
+
+
+def test_portrait_preview_is_framed_on_the_eyes_and_quiet(blender, ict, tmp_path, capfd):
+    from emotalk_blender.blender import portrait, preview
+
+    bpy.ops.emotalk.create_head()
+    obj = bpy.context.active_object
+    scene = bpy.context.scene
+    eye_z = float(ict.neutral[np.concatenate([ict.region("eyeball_left"), ict.region("eyeball_right")])][:, 2].mean())
+    for framing in portrait.FRAMINGS:
+        with portrait.portrait_setup(obj, scene, 64, framing=framing, engine="workbench"):
+            cam = scene.camera
+            assert abs(cam.location.z - eye_z) < 1e-4  # at eye height, level
+            assert abs(cam.rotation_euler.x - np.pi / 2) < 1e-6 and cam.data.lens == portrait.LENS_MM
+            assert scene.render.engine == "BLENDER_WORKBENCH"
+            assert tuple(scene.world.color) == pytest.approx(portrait.BACKGROUND)
+            distance = obj.location.y - cam.location.y
+            if framing == "close":
+                close = distance
+    assert distance > close  # head and neck: the camera steps back
+    assert scene.camera is None and not [o for o in bpy.data.objects if o.name.startswith("EmoTalk ")]
+    capfd.readouterr()
+    weights = np.zeros((5, 52), np.float32)
+    weights[:, ARKIT_NAMES.index("jawOpen")] = np.linspace(0, 1, 5)
+    scene.render.fps = 30
+    scene_writer.write_take(obj, weights, start_frame=1)
+    preview.render_contact_sheet(obj, tmp_path / "s.png", frames=[1, 5], columns=2, resolution=48,
+                                 engine="workbench", label="sheet")
+    out, err = capfd.readouterr()
+    assert out == "" and err.replace("\r", "\n").split() == ["sheet:", "1/2", "sheet:", "2/2"]

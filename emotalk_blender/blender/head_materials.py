@@ -25,7 +25,9 @@ LOOKS = {
     "cornea": ((1.0, 1.0, 1.0, 0.08), 0.02, {"Alpha": 0.08}),
     "iris": ((0.20, 0.28, 0.36, 1.0), 0.4, {}),
     "pupil": ((0.01, 0.01, 0.01, 1.0), 0.2, {}),
-    "eyelashes": ((0.04, 0.03, 0.025, 1.0), 0.6, {}),
+    # ICT's lashes are cards made for an alpha texture: a see-through dark keeps them from
+    # reading as eyeliner
+    "eyelashes": ((0.05, 0.035, 0.03, 0.35), 0.6, {"Alpha": 0.35}),
 }
 DEFAULT_LOOK = ((0.7, 0.7, 0.7, 1.0), 0.5, {})
 

@@ -1,7 +1,11 @@
-"""Headless previews of a take: Workbench with MATCAP lighting (as the EmoTalk authors rendered),
-to an MP4 with the take's sound (Blender's own FFMPEG output, H.264 + AAC) or a PNG contact sheet.
+"""Headless previews of a take, to an MP4 with the take's sound (Blender's own FFMPEG output,
+H.264 + AAC) or a PNG contact sheet.
 
-The scene's render settings are restored afterwards, and a camera made for the preview removed.
+Two looks: ``portrait`` (the default; ``portrait.py``: a camera at eye height on the face, three-point
+light, EEVEE with a GPU, else Workbench in the materials' colours) and ``capture`` (Workbench with
+MATCAP lighting and an orthographic front camera, as the EmoTalk authors rendered: the capture
+ResNet's training renders use it). Blender's own per-frame log is silenced (``portrait.quiet``).
+The scene's render settings are restored afterwards, and the camera and lights removed.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import numpy as np
 from mathutils import Vector
 
 from ..engine.atomic import OutputError, atomic_path, check_writable
-from . import compat
+from . import compat, portrait
 from .rollback import Rollback
 
 MATCAP = "basic_1.exr"  # Blender's default matcap; falls back to any matcap installed
@@ -74,27 +78,46 @@ def preview_setup(obj, scene=None, resolution: int = 512):
         yield scene
 
 
-def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=None) -> Path:
+def _setup(obj, scene, resolution, look, framing, engine):
+    if look == "capture":
+        return preview_setup(obj, scene, resolution)
+    if look != "portrait":
+        raise ValueError(f"look must be 'portrait' or 'capture', got {look!r}")
+    return portrait.portrait_setup(obj, scene, resolution, framing=framing, engine=engine)
+
+
+def render_mp4(obj, out_path, scene=None, resolution: int = 512, frame_range=None, look: str = "portrait",
+               framing: str = "close", engine: str = "auto", label: str = "preview") -> Path:
     """Render the scene's frame range (or ``frame_range``) to ``out_path`` (.mp4) with its sound."""
     scene = scene or bpy.context.scene
     out_path = Path(out_path).resolve()
     render = scene.render
     first, last = frame_range or (scene.frame_start, scene.frame_end)
     # Rendered to a temporary .mp4 beside the target, then moved over it: never a half video.
-    with atomic_path(out_path) as tmp, preview_setup(obj, scene, resolution), Rollback(always=True) as restore:
+    with (atomic_path(out_path) as tmp, _setup(obj, scene, resolution, look, framing, engine),
+          Rollback(always=True) as restore):
         restore.set(scene, frame_start=first, frame_end=last)
         restore.set(render, filepath=str(tmp), use_file_extension=False)
         restore.set(render.image_settings, **compat.image_format("VIDEO", "FFMPEG"))
         restore.set(render.ffmpeg, format="MPEG4", codec="H264", constant_rate_factor="MEDIUM",
                     audio_codec="AAC", audio_bitrate=128)
-        bpy.ops.render.render(animation=True, scene=scene.name)
+        with portrait.quiet(label, last - first + 1) as tick:
+            def on_frame(*_):
+                tick()
+
+            bpy.app.handlers.render_write.append(on_frame)
+            try:
+                bpy.ops.render.render(animation=True, scene=scene.name)
+            finally:
+                bpy.app.handlers.render_write.remove(on_frame)
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise OutputError(f"{out_path}: Blender did not write the preview video")
     return out_path
 
 
 def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 4,
-                         resolution: int = 256) -> Path:
+                         resolution: int = 256, look: str = "portrait", framing: str = "close",
+                         engine: str = "auto", label: str = "") -> Path:
     """Render ``frames`` (default: 12 spread over the take) and tile them into one PNG."""
     scene = scene or bpy.context.scene
     out_path = Path(out_path).resolve()
@@ -102,8 +125,8 @@ def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 
     if frames is None:
         frames = np.linspace(scene.frame_start, scene.frame_end, 12).round().astype(int).tolist()
     tiles = []
-    with (preview_setup(obj, scene, resolution), tempfile.TemporaryDirectory() as tmp,
-          Rollback(always=True) as restore):
+    with (_setup(obj, scene, resolution, look, framing, engine), tempfile.TemporaryDirectory() as tmp,
+          Rollback(always=True) as restore, portrait.quiet(label, len(frames)) as tick):
         old_frame = scene.frame_current
         restore.on_undo(lambda: scene.frame_set(old_frame))
         restore.set(scene.render.image_settings, **compat.image_format("IMAGE", "PNG", color_mode="RGBA"))
@@ -113,6 +136,7 @@ def render_contact_sheet(obj, out_path, scene=None, frames=None, columns: int = 
             path = os.path.join(tmp, f"f{int(frame):06d}.png")
             scene.render.filepath = path
             bpy.ops.render.render(write_still=True, scene=scene.name)
+            tick()
             img = bpy.data.images.load(path)
             px = np.empty(img.size[0] * img.size[1] * 4, np.float32)
             img.pixels.foreach_get(px)
