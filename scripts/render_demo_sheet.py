@@ -8,7 +8,9 @@ picked and named from a pocketsphinx forced alignment: half the widest frames of
 each group at least 10 frames apart, shown in time order. Without one they come from the model's
 own output: half the largest apertures, half the smallest during speech (audio RMS above 10 % of
 the loudest frame's, gaps up to 8 frames bridged for silent stop closures). Under the tiles:
-jawOpen, mouthClose and the lip aperture over the whole take, the chosen frames marked. Frame
+jawOpen, mouthClose and the lip aperture over the whole take, the chosen frames marked; under
+them the head motion from the voice (``--head-motion``, default 1; engine/head_motion.py), which
+also turns the head in the tiles (0: no head curves, the head still). Frame
 numbers count from 0 at the start of the take (frame f is Blender frame f + 1 in ``make demo``'s
 .blend, which starts at 1).
 
@@ -170,7 +172,7 @@ def plot_strip(weights: np.ndarray, aperture: np.ndarray, speech: np.ndarray, pi
 
 
 def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, out: Path, cell: int,
-           phones: dict[int, str] | None = None) -> Path:
+           phones: dict[int, str] | None = None, head: np.ndarray | None = None) -> Path:
     """Tiles of the picked frames (COLUMNS a row) above ``strip``, into one PNG at ``out``."""
     import bpy
     import render_contact_sheet as sheet
@@ -193,6 +195,11 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
         for k, (f, kind) in enumerate(picks):
             for i, name in enumerate(arkit.ARKIT_NAMES):
                 keys[name].value = float(weights[f, i])
+            if head is not None:  # as the add-on's writer turns the head object (head_motion_writer)
+                from emotalk_blender.blender.head_motion_writer import local_delta
+
+                obj.rotation_mode = "QUATERNION"
+                obj.rotation_quaternion = local_delta(head[f:f + 1])[0].to_quaternion()
             label.set(label_of(f, kind, float(aperture[f]), (phones or {}).get(f, "")))
             scene.render.filepath = str(Path(tmp) / f"{k:02d}.png")
             bpy.ops.render.render(write_still=True)
@@ -219,6 +226,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(REPO / "docs" / "demo_sheet.png"))
     ap.add_argument("--frames", type=int, default=8, help="frames shown: half open, half closed (default 8)")
     ap.add_argument("--cell", type=int, default=300, help="tile size in pixels (default 300)")
+    ap.add_argument("--head-motion", type=float, default=1.0,
+                    help="head motion from the voice, strength 0..2, plotted and shown (default 1; 0 = none)")
     ap.add_argument("--transcript", help="the words spoken (text, or a .txt file): frames are then picked and named "
                     "by a pocketsphinx alignment, open vowels and p/b/m (default: samples/sample.txt for the sample)")
     args = ap.parse_args(argv)
@@ -253,7 +262,18 @@ def main(argv=None):
         print(label_of(f, kind, float(aperture[f]), phones.get(f, "")))
     cols = min(COLUMNS, len(picks))
     strip = plot_strip(weights, aperture, speech, picks, cols * args.cell, max(170, int(0.85 * args.cell)), title)
-    path = render(weights, picks, aperture, strip, Path(args.out), args.cell, phones)
+    head = None
+    if args.head_motion > 0:  # the head curves under the lip curves
+        from emotalk_blender.engine.head_motion import for_settings
+        from render_head_motion_strip import plot_head
+
+        head = for_settings(audio, GenerateSettings(checkpoint=args.checkpoint, head_motion=args.head_motion)
+                            .validated(), len(weights))
+        below = plot_head(head, [f for f, _ in picks], cols * args.cell, max(150, int(0.6 * args.cell)),
+                          f"head motion from the voice (strength {args.head_motion:g}, natural): the tiles turn "
+                          "with it")
+        strip = np.concatenate([strip, below])
+    path = render(weights, picks, aperture, strip, Path(args.out), args.cell, phones, head)
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
 
 
