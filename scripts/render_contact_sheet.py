@@ -31,6 +31,11 @@ REGION_COLOURS = {"eyeball_": (0.95, 0.95, 0.93), "iris_": (0.16, 0.10, 0.07),
                   "teeth": (0.95, 0.94, 0.88), "tongue": (0.75, 0.38, 0.38),
                   "mouth_cavity": (0.45, 0.22, 0.22)}  # optional regions, painted when present
 TINT = (0.35, 0.55, 0.95)  # where the target moves vertices
+# Sets with material slots (the ICT-FaceKit head) are painted by the slots of their faces; the
+# cornea, opaque here, takes the iris's colour so the eyes read.
+MATERIAL_COLOURS = {"mouth": (0.45, 0.22, 0.22), "gums_tongue": (0.75, 0.38, 0.38),
+                    "teeth": (0.95, 0.94, 0.88), "sclera": (0.95, 0.95, 0.93), "iris": (0.25, 0.32, 0.42),
+                    "cornea": (0.25, 0.32, 0.42), "pupil": (0.03, 0.03, 0.03), "eyelashes": (0.35, 0.27, 0.24)}
 
 
 def _setup_scene(cell: int, matcap: str):
@@ -56,8 +61,9 @@ def _setup_scene(cell: int, matcap: str):
     return scene
 
 
-FRAME_CENTRE = (0.0, -0.06, -0.024)  # the face, in the default head's coordinates
-FRAME_SIZE = 0.175  # metres across the frame
+FRAME_CENTRE = (0.0, -0.14, 0.04)  # the face, in the default (ICT-FaceKit) head's coordinates
+FRAME_SIZE = 0.24  # metres across the frame
+# the stylised head (--generate): --centre 0,-0.06,-0.024 --size 0.175
 
 
 def _camera(scene, yaw_deg: float, pitch_deg: float, centre=FRAME_CENTRE, size=FRAME_SIZE):
@@ -120,6 +126,12 @@ class _Label:
 def base_colours(ts) -> np.ndarray:
     """Skin everywhere; eyeballs, irises, teeth, tongue and mouth painted if the set names them."""
     rgb = np.tile(np.array(SKIN), (ts.num_vertices, 1))
+    if ts.face_materials is not None:
+        corner_slot = np.repeat(ts.face_materials, ts.face_sizes)
+        for slot, colour in MATERIAL_COLOURS.items():
+            if slot in ts.material_names:
+                rgb[ts.face_indices[corner_slot == ts.material_names.index(slot)]] = colour
+        return rgb
     for prefix, colour in REGION_COLOURS.items():
         for name, idx in ts.regions.items():
             if name.startswith(prefix):

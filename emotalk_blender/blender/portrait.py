@@ -114,6 +114,7 @@ def portrait_setup(obj, scene=None, resolution: int = 512, framing: str = "close
         if engine_id == "BLENDER_WORKBENCH":
             shading = scene.display.shading
             restore.set(shading, light="STUDIO", color_type="MATERIAL", show_specular_highlight=True)
+            restore.set(scene.display, render_aa="5")  # 8 samples cost twice as much for no visible gain
             studios = [s.name for s in bpy.context.preferences.studio_lights if s.type == "STUDIO"]
             if STUDIO_LIGHT in studios:
                 restore.set(shading, studio_light=STUDIO_LIGHT)
