@@ -164,3 +164,28 @@ def test_live_link_face_csv_round_trip_carries_the_head(blender, tmp_path, speec
         bpy.context.scene.frame_set(1 + k)
         assert np.allclose(head_motion_writer.rotation_of(arm, "head"), head[k], atol=3e-3)
     assert np.allclose(head_motion_writer.read_head(other), head, atol=3e-3)
+
+
+def test_bone_target_generate_delete_and_undo(blender, speech_wav, tiny_checkpoint):
+    mesh = arkit_mesh()
+    arm = _rig(mesh)
+    bpy.ops.ed.undo_push(message="before generate")
+    assert bpy.ops.emotalk.generate("EXEC_DEFAULT", True, filepath=str(speech_wav), checkpoint=str(tiny_checkpoint),
+                                    head_motion=1.0) == {"FINISHED"}
+    mesh, arm = bpy.data.objects[mesh.name], bpy.data.objects[arm.name]
+    want = hm.head_motion(load_audio(speech_wav))
+    scene = bpy.context.scene
+    scene.frame_set(scene.frame_start + 20)
+    assert np.allclose(head_motion_writer.rotation_of(arm, "head"), want[20], atol=2e-3)
+    (take,) = scene_writer.takes_of(mesh)
+    name = take.name
+    assert bpy.ops.emotalk.delete_take("EXEC_DEFAULT", True, action=name) == {"FINISHED"}
+    arm = bpy.data.objects["Rig"]
+    assert arm.animation_data.action is None
+    assert not [a for a in bpy.data.actions if a.get(head_motion_writer.HEAD_OF_TAG) == name]
+    bpy.ops.ed.undo()  # the take and its head motion come back
+    arm, mesh = bpy.data.objects["Rig"], bpy.data.objects[mesh.name]
+    assert name in bpy.data.actions and arm.animation_data.action is not None
+    scene = bpy.context.scene
+    scene.frame_set(scene.frame_start + 20)
+    assert np.allclose(head_motion_writer.rotation_of(arm, "head"), want[20], atol=2e-3)
