@@ -103,6 +103,6 @@ def test_a_script_does_not_inherit_the_last_calls_direction(blender, speech_wav,
     for op in (bpy.ops.emotalk.generate, bpy.ops.emotalk.regenerate, bpy.ops.emotalk.capture_video,
                bpy.ops.emotalk.import_motion):
         props = op.get_rna_type().properties
-        exempt = {"rna_type", "filter_glob"} | ({"filepath"} if op == bpy.ops.emotalk.import_motion else set())
+        exempt = {"rna_type", "filter_glob"} | ({"filepath"} if op.idname() == "EMOTALK_OT_import_motion" else set())
         inherited = [p.identifier for p in props if p.identifier not in exempt and not p.is_skip_save]
         assert not inherited, (op.idname(), inherited)

@@ -14,7 +14,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..engine.capture.base import fit_crop, load_capture_backend, parse_crop
 from ..engine.errors import EmoTalkError
-from . import addon_name, compat, job_modal, retarget, scene_writer
+from . import addon_name, compat, job_modal, retarget, scene_writer, script_defaults
 from .props import MAX_FRAME
 
 BACKEND_ITEMS = (("mediapipe", "MediaPipe", "MediaPipe Face Landmarker (needs the mediapipe package and "
@@ -170,6 +170,8 @@ def draw_preferences(layout, addon_prefs) -> None:
         op.module = install.MODULE
         op.index = install.PYPI_INDEX
 
+
+script_defaults.skip_save(EMOTALK_OT_capture_video)  # a script's second video gets no first crop
 
 classes = (EMOTALK_PG_capture, EMOTALK_OT_capture_video, EMOTALK_PT_capture)
 POINTERS = ((bpy.types.Scene, "emotalk_capture", EMOTALK_PG_capture),)

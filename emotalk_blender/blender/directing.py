@@ -108,25 +108,38 @@ def take_settings(op, track: str) -> str:
     return json.dumps(stored, sort_keys=True)
 
 
-def stored_settings(action) -> dict:
-    """The settings a take was made with (EmoTalkError when it has none, e.g. an imported take)."""
+def stored_settings(action, specs=None) -> dict:
+    """The settings a take was made with (EmoTalkError when it has none, e.g. an imported take); with
+    ``specs`` (take_settings.specs_of the operator) each value is checked against its property."""
     text = action.get("emotalk", {}).get(SETTINGS_KEY) if action.get("emotalk") is not None else None
     if not text:
         raise EmoTalkError(f"Take {action.name!r} has no stored settings (it was imported or made by an older "
                            "version): generate it again from the panel")
+    keep = (*_TAKE_FIELDS, *FIELDS)
+    if specs is not None:
+        from ..engine.stored_settings import read
+
+        return read(text, {k: v for k, v in specs.items() if k in keep}, f"Take {action.name!r}")
     try:
         stored = json.loads(text)
-    except ValueError:
+    except (TypeError, ValueError, RecursionError):
         raise EmoTalkError(f"Take {action.name!r}: its stored settings are not valid JSON") from None
-    return {k: v for k, v in stored.items() if k in (*_TAKE_FIELDS, *FIELDS)}
+    if not isinstance(stored, dict):
+        raise EmoTalkError(f"Take {action.name!r}: its stored settings are not a set of settings")
+    return {k: v for k, v in stored.items() if k in keep}
 
 
 def summary(action) -> str:
     """One line of a take's settings for the Takes panel."""
     try:
-        s = stored_settings(action)
+        return _summary(stored_settings(action))
     except EmoTalkError:
         return "no stored settings"
+    except (TypeError, ValueError):  # a hand-edited value the panel cannot show (Regenerate names it)
+        return "stored settings unreadable"
+
+
+def _summary(s: dict) -> str:
     source = {"voice": "voice emotion", "named": f"{s.get('emotion')} {s.get('emotion_mix', 1):g}",
               "reference": f"reference {s.get('emotion_reference') or ''} {s.get('emotion_mix', 1):g}"}
     parts = [source.get(s.get("emotion_source"), "voice emotion")]

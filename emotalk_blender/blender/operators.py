@@ -19,6 +19,7 @@ from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
+from . import script_defaults, take_settings
 from . import compat, directing, head_motion_writer, job_modal, prefs, retarget, rig_mapping, rigify_face, scene_writer
 from .props import MAX_FRAME
 
@@ -337,7 +338,7 @@ class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
         action = bpy.data.actions.get(self.take)
         if action is None or not scene_writer.is_take(action):
             raise EmoTalkError(f"No take named {self.take!r}")
-        for name, value in directing.stored_settings(action).items():
+        for name, value in directing.stored_settings(action, take_settings.specs_of(self)).items():  # checked
             if not self.properties.is_property_set(name):
                 setattr(self, name, value)
 
@@ -357,6 +358,11 @@ class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
             return {"CANCELLED"}
         return super().invoke(context, event)
 
+
+# Scripts start from the defaults, not the last call's values (script_defaults.py).
+for _op in (EMOTALK_OT_generate, EMOTALK_OT_regenerate, EMOTALK_OT_create_head):
+    script_defaults.skip_save(_op)
+script_defaults.skip_save(EMOTALK_OT_import_motion, names=("start_frame",))  # the file browser keeps its path
 
 classes = (EMOTALK_OT_generate, EMOTALK_OT_cancel, EMOTALK_OT_create_head, EMOTALK_OT_auto_map,
            EMOTALK_OT_import_motion, EMOTALK_OT_export_motion, EMOTALK_OT_use_take,

@@ -56,6 +56,9 @@ def check_start_frame(start: int, frames: int = 1) -> None:
         raise FrameRangeError(f"Start frame {start} is before frame {MIN_FRAME}, the earliest a scene's "
                               "frame range can start: choose a start frame of 0 or later")
     end = start + frames - 1
+    if frames > MAX_FRAME - MIN_FRAME + 1:  # no start fits: say so, not "start at frame -951425"
+        raise FrameRangeError(f"The take has {frames} frames, more than a Blender scene holds (frames {MIN_FRAME}.."
+                              f"{MAX_FRAME}): split it, or import it at a lower scene frame rate")
     if end > MAX_FRAME:
         raise FrameRangeError(f"The take ({frames} frames from frame {start}) would end at frame {end}, past "
                               f"Blender's last frame {MAX_FRAME}: start at frame {MAX_FRAME - frames + 1} or earlier")
