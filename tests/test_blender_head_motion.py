@@ -189,3 +189,21 @@ def test_bone_target_generate_delete_and_undo(blender, speech_wav, tiny_checkpoi
     scene = bpy.context.scene
     scene.frame_set(scene.frame_start + 20)
     assert np.allclose(head_motion_writer.rotation_of(arm, "head"), want[20], atol=2e-3)
+
+
+def test_keyframed_head_motion_strength(blender, speech_wav, tiny_checkpoint):
+    """Head motion keyframed on the scene's setting: off until frame 30, full from frame 31."""
+    obj = arkit_mesh()
+    scene = bpy.context.scene
+    settings = scene.emotalk
+    settings.head_motion = 0.0
+    scene.keyframe_insert(data_path="emotalk.head_motion", frame=30)
+    settings.head_motion = 1.0
+    scene.keyframe_insert(data_path="emotalk.head_motion", frame=31)
+    assert bpy.ops.emotalk.generate("EXEC_DEFAULT", True, filepath=str(speech_wav),
+                                    checkpoint=str(tiny_checkpoint)) == {"FINISHED"}
+    obj = bpy.data.objects[obj.name]
+    want = hm.head_motion(load_audio(speech_wav))
+    got = head_motion_writer.read_head(obj, scene)
+    assert not np.abs(got[:29]).max() > 1e-4  # take frame k is scene frame 1 + k
+    assert np.allclose(got[30:], want[30:], atol=2e-3)

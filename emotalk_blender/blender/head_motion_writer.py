@@ -286,7 +286,10 @@ def rotation_of(target, bone: str | None = None) -> np.ndarray:
 def head_for(op, audio_path: str, frames: int):
     """The head motion an operator's directing properties ask for ((frames, 3) degrees), or None
     when its head motion is 0; the emotion track the markers gave (``op._emotion_track``) counts."""
-    if not getattr(op, "head_motion", 0.0):
+    scene = bpy.context.scene
+    keyed = keyed_strength(scene, getattr(op, "start_frame", scene.frame_start), frames)
+    strength = keyed if keyed is not None else getattr(op, "head_motion", 0.0)
+    if not np.any(strength):
         return None
     from types import SimpleNamespace
 
@@ -294,7 +297,7 @@ def head_for(op, audio_path: str, frames: int):
     from ..engine.head_motion import for_settings
 
     track = getattr(op, "_emotion_track", None)
-    settings = SimpleNamespace(head_motion=op.head_motion, head_style=op.head_style, head_seed=op.head_seed,
+    settings = SimpleNamespace(head_motion=strength, head_style=op.head_style, head_seed=op.head_seed,
                                emotion_source=op.emotion_source, emotion=op.emotion, emotion_mix=op.emotion_mix,
                                emotion_track=op.emotion_track if track is None else track, crossfade=op.crossfade)
     return for_settings(load_audio(audio_path), settings, frames)
@@ -357,3 +360,18 @@ def head_file(path: str, frames: int) -> np.ndarray | None:
     if n and n < frames:
         out[n:] = head[n - 1]
     return out
+
+
+KEYED_PATH = "emotalk.head_motion"  # the scene's Head motion setting, keyframed over time
+
+
+def keyed_strength(scene, start_frame: int, frames: int) -> np.ndarray | None:
+    """The scene's keyframed Head motion strength sampled at a take's ``frames`` 30 fps frames from
+    ``start_frame`` (clipped to 0..2), or None when it is not animated."""
+    _, curves = compat.playing_fcurves(scene.animation_data)
+    fc = next((c for c in curves if c.data_path == KEYED_PATH), None)
+    if fc is None:
+        return None
+    fps = scene.render.fps / scene.render.fps_base
+    at = takes.source_frames(frames, fps, start=start_frame)
+    return np.clip(np.array([fc.evaluate(f) for f in at]), 0.0, 2.0)

@@ -284,9 +284,11 @@ def head_motion(audio: np.ndarray, frames: int | None = None, strength=1.0, styl
 
 def for_settings(audio: np.ndarray, settings, frames: int | None = None) -> np.ndarray | None:
     """The head motion a ``GenerateSettings`` asks for (None when its head_motion is 0): strength,
-    style and seed from the settings, amplitude following the named emotion and the emotion track."""
-    strength = float(getattr(settings, "head_motion", 0.0) or 0.0)
-    if strength == 0.0:
+    style and seed from the settings, amplitude following the named emotion and the emotion track.
+    ``head_motion`` may also be a (frames,) strength curve (keyframed in Blender)."""
+    strength = getattr(settings, "head_motion", 0.0)
+    strength = np.asarray(0.0 if strength is None else strength, dtype=np.float64)
+    if not strength.any():
         return None
     from .emotion_control import parse_track
 
