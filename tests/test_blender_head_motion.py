@@ -207,3 +207,20 @@ def test_keyframed_head_motion_strength(blender, speech_wav, tiny_checkpoint):
     got = head_motion_writer.read_head(obj, scene)
     assert not np.abs(got[:29]).max() > 1e-4  # take frame k is scene frame 1 + k
     assert np.allclose(got[30:], want[30:], atol=2e-3)
+
+
+def test_bake_applies_head_motion_in_the_blend(blender, tmp_path, speech_wav, tiny_checkpoint):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    blend = tmp_path / "out.blend"
+    proc = subprocess.run([sys.executable, "-m", "emotalk_blender", "bake", str(speech_wav), "-o", str(blend),
+                           "--checkpoint", str(tiny_checkpoint), "--head-motion", "1", "--head-style", "lively",
+                           "--head-seed", "3"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    want = hm.head_motion(load_audio(speech_wav), style="lively", seed=3)
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    (head,) = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
+    assert np.allclose(head_motion_writer.read_head(head, bpy.context.scene), want, atol=2e-3)
