@@ -240,7 +240,10 @@ def face_materials(neutral, fv, sizes, ict_mats):
         slot[sclera & (ang < LIMBUS_DEG + 2)] = MATERIALS.index("cornea")
         slot[iris] = MATERIALS.index("iris")
         slot[iris & (ang < PUPIL_DEG)] = MATERIALS.index("pupil")
-        slot[iris & (ang > 90)] = MATERIALS.index("sclera")  # the inner ball's back: never seen
+        # the inner ball's back and the shell's inside show through the pupil's opening: dark,
+        # as in an eye
+        slot[iris & (ang > 40)] = MATERIALS.index("pupil")
+        slot[sclera & (ang > 100)] = MATERIALS.index("pupil")
     return slot
 
 

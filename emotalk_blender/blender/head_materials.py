@@ -27,7 +27,7 @@ LOOKS = {
     "pupil": ((0.01, 0.01, 0.01, 1.0), 0.2, {}),
     # ICT's lashes are cards made for an alpha texture: a see-through dark keeps them from
     # reading as eyeliner
-    "eyelashes": ((0.05, 0.035, 0.03, 0.35), 0.6, {"Alpha": 0.35}),
+    "eyelashes": ((0.03, 0.02, 0.015, 0.18), 0.6, {"Alpha": 0.18}),
 }
 DEFAULT_LOOK = ((0.7, 0.7, 0.7, 1.0), 0.5, {})
 
