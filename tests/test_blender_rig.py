@@ -247,3 +247,69 @@ def test_head_motion_goes_into_the_rig_take(rig):
     bpy.context.scene.frame_set(2)
     assert rig.pose.bones["jaw_master"].rotation_quaternion.angle > 0.1
     assert rig.pose.bones["head"].matrix_basis.to_quaternion().angle == pytest.approx(np.radians(20), abs=0.02)
+
+
+def _custom_rig():
+    """An armature of its own (not Rigify): a jaw (quaternion) and a brow (Euler XZY), posed by Actions
+    named as other tools name them."""
+    arm = bpy.data.armatures.new("Face")
+    obj = bpy.data.objects.new("FaceRig", arm)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, head, tail in (("jaw", (0, 0, 0), (0, -0.1, -0.05)), ("brow_L", (0.03, -0.1, 0.1), (0.05, -0.1, 0.1))):
+        bone = arm.edit_bones.new(name)
+        bone.head, bone.tail = head, tail
+    bpy.ops.object.mode_set(mode="OBJECT")
+    obj.pose.bones["brow_L"].rotation_mode = "XZY"
+    rig_mapping.new_pose_action(obj, "pose_JawOpen", {"jaw": {"rotation_quaternion": Quaternion((1, 0, 0), 0.5)}})
+    rig_mapping.new_pose_action(obj, "BROW-INNER-UP", {"brow_L": {"rotation_euler": (0.2, -0.1, 0.3),
+                                                                  "location": (0, 0.01, 0)}})
+    rig_mapping.new_pose_action(obj, "MouthSmile_L", {"jaw": {"location": (0.002, 0, 0)}})
+    return obj
+
+
+def test_custom_rig_fuzzy_mapping_gains_euler_and_saving(blender, tmp_path):
+    obj = _custom_rig()
+    mapping = rig_mapping.mapping_of(obj)  # automatic, nothing stored yet
+    assert mapping.channels == {"jawOpen": ("pose_JawOpen", 1.0), "browInnerUp": ("BROW-INNER-UP", 1.0),
+                                "mouthSmileLeft": ("MouthSmile_L", 1.0)}
+    assert len(mapping.unmatched) == NUM_BLENDSHAPES - 3  # the unmapped channels are listed
+    assert bpy.ops.emotalk.auto_map() == {"FINISHED"}
+    next(r for r in obj.emotalk.channels if r.arkit == "jawOpen").gain = 0.5
+
+    scene_writer.write_take(obj, _take(jawOpen=1.0, browInnerUp=1.0), start_frame=1)
+    bpy.context.scene.frame_set(2)
+    assert obj.pose.bones["jaw"].rotation_quaternion.angle == pytest.approx(0.25, abs=1e-5)  # the gain
+    assert tuple(obj.pose.bones["brow_L"].rotation_euler) == pytest.approx((0.2, -0.1, 0.3), abs=1e-5)
+    assert tuple(obj.pose.bones["brow_L"].location) == pytest.approx((0, 0.01, 0), abs=1e-6)
+
+    path = tmp_path / "custom.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    obj = bpy.data.objects["FaceRig"]
+    reopened = rig_mapping.mapping_of(obj)  # the stored rows came back with the file
+    assert reopened.channels["jawOpen"] == ("pose_JawOpen", 0.5) and len(reopened.channels) == 3
+
+
+def test_poses_from_a_pose_library_blend(blender, tmp_path):
+    obj = _custom_rig()
+    library = tmp_path / "poses.blend"
+    poses = {a for a in bpy.data.actions}
+    bpy.data.libraries.write(str(library), poses, fake_user=True)
+    for action in poses:
+        bpy.data.actions.remove(action)
+    assert not rig_mapping.mapping_of(obj).channels
+    assert bpy.ops.emotalk.map_pose_library(filepath=str(library)) == {"FINISHED"}
+    assert sorted(rig_mapping.mapping_of(obj).channels) == ["browInnerUp", "jawOpen", "mouthSmileLeft"]
+    with pytest.raises(RuntimeError, match="no such .blend"):
+        bpy.ops.emotalk.map_pose_library(filepath=str(tmp_path / "missing.blend"))
+
+
+def test_axis_angle_bone_is_a_one_line_error_and_changes_nothing(blender):
+    obj = _custom_rig()
+    obj.pose.bones["jaw"].rotation_mode = "AXIS_ANGLE"
+    before = sorted(a.name for a in bpy.data.actions)
+    with pytest.raises(EmoTalkError, match="'jaw' uses axis-angle"):
+        scene_writer.write_take(obj, _take(jawOpen=1.0), start_frame=1)
+    assert sorted(a.name for a in bpy.data.actions) == before and obj.animation_data is None

@@ -1,6 +1,8 @@
 """Pose blending (engine/pose_blend.py) against scipy's rotations as the reference."""
 import numpy as np
 import pytest
+
+pytest.importorskip("scipy")  # the reference (the bpy-only venvs have no scipy)
 from scipy.spatial.transform import Rotation, Slerp
 
 from emotalk_blender.engine import pose_blend

@@ -186,7 +186,8 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
 
 
 class EMOTALK_OT_auto_map(bpy.types.Operator):
-    """Map the 52 ARKit channels onto the active object's shape keys by name (editable after)"""
+    """Map the 52 ARKit channels onto the active object's shape keys (an armature's: pose Actions) by name
+    (editable after)"""
 
     bl_idname = "emotalk.auto_map"
     bl_label = "Auto-map channels"

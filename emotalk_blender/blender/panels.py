@@ -107,6 +107,8 @@ class EMOTALK_PT_retarget(_Sidebar, bpy.types.Panel):
         if obj.type == "MESH":
             layout.prop(obj.emotalk, "rig")  # mixed characters: jaw/eyes as bones
         layout.operator("emotalk.auto_map", icon="LINKED")
+        if obj.type == "ARMATURE":
+            layout.operator("emotalk.map_pose_library", icon="ASSET_MANAGER")
         if not len(obj.emotalk.channels):
             layout.label(text="Automatic by name (press Auto-map to edit)")
         else:

@@ -178,3 +178,29 @@ def new_pose_action(obj, name: str, bones: dict[str, dict], replace: bool = True
                 fc.keyframe_points.insert(1.0, float(value))
     action.use_fake_user = True
     return action
+
+
+def append_pose_actions(obj, filepath: str) -> list:
+    """Append the Actions of a .blend (a pose library or asset library file) that pose bones of ``obj``;
+    the others are not kept. Returns the appended pose Actions."""
+    import os
+
+    if not os.path.isfile(filepath):
+        raise TargetError(f"{filepath}: no such .blend file")
+    before = set(bpy.data.actions)
+    try:
+        with bpy.data.libraries.load(filepath, link=False) as (src, dst):
+            dst.actions = list(src.actions)
+    except OSError as exc:
+        raise TargetError(f"{filepath}: cannot read it as a .blend file ({exc})") from None
+    new = [a for a in bpy.data.actions if a not in before]
+    bones = obj.pose.bones
+    kept = [a for a in new if not a.get(TAKE_TAG) and any(name in bones for name in _bone_curves(a))]
+    for action in new:
+        if action not in kept:
+            bpy.data.actions.remove(action)
+    if not kept:
+        raise TargetError(f"{filepath}: no Action in it poses a bone of {obj.name!r}")
+    for action in kept:
+        action.use_fake_user = True
+    return kept

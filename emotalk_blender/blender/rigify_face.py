@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 
 import bpy
+from bpy.props import StringProperty
+from bpy_extras.io_utils import ImportHelper
 
+from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.errors import EmoTalkError
 from ..engine.paths import resource
 from . import rig_mapping
@@ -82,4 +85,32 @@ class EMOTALK_OT_load_rigify_poses(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (EMOTALK_OT_load_rigify_poses,)
+class EMOTALK_OT_map_pose_library(bpy.types.Operator, ImportHelper):
+    """Append the pose Actions (pose assets) of a pose or asset library .blend that pose this armature's
+    bones, and map the ARKit channels onto them by name"""
+
+    bl_idname = "emotalk.map_pose_library"
+    bl_label = "Map poses from a .blend"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".blend"
+    filter_glob: StringProperty(default="*.blend", options={"HIDDEN"})
+
+    def execute(self, context):
+        from .operators import blend_path
+
+        obj = context.active_object
+        try:
+            if not rig_mapping.is_rig(obj):
+                raise rig_mapping.TargetError("Select the armature whose face the poses are for")
+            actions = rig_mapping.append_pose_actions(obj, blend_path(self.filepath, "pose library"))
+            mapping = rig_mapping.auto_fill(obj, actions)
+        except EmoTalkError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{len(mapping.channels)}/{NUM_BLENDSHAPES} channels mapped from {len(actions)} poses"
+                    + (f"; unmatched: {', '.join(mapping.unmatched)}" if mapping.unmatched else ""))
+        return {"FINISHED"}
+
+
+classes = (EMOTALK_OT_load_rigify_poses, EMOTALK_OT_map_pose_library)
