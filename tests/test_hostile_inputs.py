@@ -69,6 +69,18 @@ def test_a_negative_seed_names_the_flag(tmp_path, speech_wav, tiny_checkpoint):
     assert not (tmp_path / "t.npy").exists()
 
 
+@pytest.mark.parametrize("flag, says", [("--seed=-5", "--seed"),
+                                         ("--emotion-track=0:happy,1e308:angry", "--emotion-track"),
+                                         ("--resolution=-3", "--resolution")])
+def test_bake_flags_are_checked_before_any_scene_work(tmp_path, speech_wav, tiny_checkpoint, flag, says):
+    pytest.importorskip("bpy")
+    out = tmp_path / "take.blend"
+    err = one_line_error(cli("bake", speech_wav, "-o", out, "--checkpoint", tiny_checkpoint, flag,
+                             "--preview", tmp_path / "p.mp4"))
+    assert err.startswith(says), err
+    assert not out.exists()
+
+
 # --- presets -------------------------------------------------------------------------------------
 def test_presets_for_the_shipped_model_never_write_inside_the_package(tmp_path, speech_wav):
     """No -o, no --checkpoint: the presets go to the user folder (said), the shipped file stays as it is."""

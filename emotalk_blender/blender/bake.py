@@ -31,6 +31,9 @@ from ..engine.errors import EmoTalkError
 from ..engine.settings import GenerateSettings, parse_person, validate_controls
 
 
+MAX_RESOLUTION = 8192  # preview pixels: beyond, a render takes hours and gigabytes
+
+
 def add_command(sub) -> None:
     """Register ``bake`` with the command line (``engine.cli.main(extra_commands=[add_command])``)."""
     p = sub.add_parser("bake", help="audio -> animated .blend (needs the bpy module)")
@@ -153,6 +156,8 @@ def _check_before_work(args, blends, videos) -> None:
     if args.device:
         check_device(args.device)
     scene_writer.check_start_frame(args.start_frame)
+    if args.preview and not 16 <= args.resolution <= MAX_RESOLUTION:
+        raise EmoTalkError(f"--resolution {args.resolution}: a preview is 16..{MAX_RESOLUTION} pixels")
 
 
 def run(args) -> int:
@@ -172,7 +177,7 @@ def run(args) -> int:
     validate_controls(args.level, person, level_name="--level", person_name="--person")  # before any scene work
     direction = direction_flags.settings_fields(args)
     try:
-        GenerateSettings(**direction).validated()
+        GenerateSettings(seed=args.seed, **direction).validated()
     except EmoTalkError as exc:
         raise direction_flags.flag_error(exc) from None
     blends = _outputs(args.audio, args.output, ".blend")

@@ -4,6 +4,11 @@
 class EmoTalkError(Exception):
     """Base of every error a user can cause (bad audio, bad checkpoint, bad template set)."""
 
+    def __init__(self, *args):
+        # One line whatever the user typed: a name or flag value quoted raw may hold line breaks.
+        super().__init__(*(a.replace("\r", "\\r").replace("\n", "\\n") if isinstance(a, str) else a
+                           for a in args))
+
 
 class AudioError(EmoTalkError):
     """An audio file that is missing, unreadable, empty, too short or holds NaN/inf samples."""

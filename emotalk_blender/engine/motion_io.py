@@ -23,9 +23,10 @@ def check_motion(weights, source="motion") -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != NUM_BLENDSHAPES or arr.shape[0] < 1:
         raise MotionFileError(f"{source}: expected an array of shape (T, {NUM_BLENDSHAPES}) "
                               f"with T >= 1, got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number):
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise MotionFileError(f"{source}: expected numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a float64 past float32 range becomes inf: refused just below
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise MotionFileError(f"{source}: holds NaN or infinite values")
     return arr
