@@ -10,6 +10,7 @@ Import therefore converts timecodes to seconds and resamples linearly onto the 3
 from __future__ import annotations
 
 import csv
+import numbers
 import re
 from pathlib import Path
 
@@ -28,8 +29,10 @@ ROTATION_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePi
 VALUE_COLUMNS = tuple(pascal(n) for n in APPLE_ORDER) + ROTATION_COLUMNS
 HEADER = ("Timecode", "BlendShapeCount") + VALUE_COLUMNS
 
-_TIMECODE = re.compile(r"^(\d+):(\d+):(\d+)[:;.](\d+)(?:\.(\d+))?$")
+_TIMECODE = re.compile(r"^(\d{1,2}):(\d{1,2}):(\d{1,2})[:;.](\d{1,6})(?:\.(\d{1,12}))?$", re.ASCII)
 _TIMECODE_RATES = (24, 25, 30, 48, 50, 60)
+MAX_VALUE = 10.0  # blendshape weights are 0..1; far beyond is not a weight (and 1e300 overflows float32)
+MAX_FRAMES = 1 << 20  # ~9.7 h at 30 fps (about Blender's frame range): a longer span is a broken timecode
 
 
 def _parse_timecode(text: str, where: str):
@@ -37,11 +40,13 @@ def _parse_timecode(text: str, where: str):
     if not m:
         raise MotionFileError(f"{where}: bad timecode {text!r} (expected HH:MM:SS:FF.sss)")
     h, mi, s, f = (int(g) for g in m.groups()[:4])
+    if h > 23 or mi > 59 or s > 59:
+        raise MotionFileError(f"{where}: bad timecode {text!r} (hours 0..23, minutes and seconds 0..59)")
     frac = float("0." + m.group(5)) if m.group(5) else 0.0
     return h * 3600 + mi * 60 + s, f + frac
 
 
-def _timecode_rate(seconds: np.ndarray, frames: np.ndarray) -> int:
+def _timecode_rate(seconds: np.ndarray, frames: np.ndarray, path) -> int:
     """The timecode's frame rate: the frame count just before a seconds rollover, else a guess."""
     rollover = np.nonzero(np.diff(seconds) > 0)[0]
     top = frames.max()
@@ -54,7 +59,8 @@ def _timecode_rate(seconds: np.ndarray, frames: np.ndarray) -> int:
     for rate in _TIMECODE_RATES:
         if rate > top:
             return rate
-    raise MotionFileError(f"timecode frame number {top} is above every standard rate")
+    raise MotionFileError(f"{path}: timecode frame number {top:g} is above every standard rate "
+                          f"({', '.join(map(str, _TIMECODE_RATES))} fps)")
 
 
 def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
@@ -65,6 +71,9 @@ def read_csv(path, timecode_fps: int | None = None) -> np.ndarray:
     times, raw = read_csv_timed(path, timecode_fps)
     times = times - times[0]
     count = int(np.floor(times[-1] * FPS + 1e-6)) + 1
+    if count > MAX_FRAMES:
+        raise MotionFileError(f"{path}: its timecodes span {times[-1]:.0f} s, more than {MAX_FRAMES} frames at "
+                              f"{FPS} fps: the timecode is broken")
     return check_motion(resample(raw, times, np.arange(count) / FPS), str(path))
 
 
@@ -73,6 +82,9 @@ def read_csv_timed(path, timecode_fps: int | None = None) -> tuple[np.ndarray, n
     and its (N, 52) float64 values in the released order, not resampled (to match a video's timecode).
     """
     path = Path(path)
+    if timecode_fps is not None and (isinstance(timecode_fps, bool) or not isinstance(timecode_fps, numbers.Integral)
+                                     or timecode_fps <= 0):
+        raise MotionFileError(f"{path}: timecode rate {timecode_fps!r} is not a positive whole number")
     if not path.is_file():
         raise MotionFileError(f"{path}: no such Live Link Face CSV")
     try:
@@ -84,6 +96,10 @@ def read_csv_timed(path, timecode_fps: int | None = None) -> tuple[np.ndarray, n
     if len(rows) < 2:
         raise MotionFileError(f"{path}: no data rows (needs a header and at least one row)")
     header = [c.strip() for c in rows[0]]
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if len(header) == 1 and sep in header[0]:
+            raise MotionFileError(f"{path}: fields separated by {name}; a Live Link Face CSV separates them by "
+                                  "commas (re-export it, or replace the separator)")
     if not header or header[0] != "Timecode":
         raise MotionFileError(f"{path}: not a Live Link Face CSV (first column must be Timecode)")
     column = {name.lower(): i for i, name in enumerate(header)}
@@ -103,10 +119,14 @@ def read_csv_timed(path, timecode_fps: int | None = None) -> tuple[np.ndarray, n
             raise MotionFileError(f"{where}: {len(row)} columns, header has {len(header)}")
         secs[r], frames[r] = _parse_timecode(row[0], where)
         try:
-            raw[r, targets] = [float(row[c]) for c in cols]
+            values = [float(row[c]) for c in cols]
         except ValueError as exc:
             raise MotionFileError(f"{where}: not a number ({exc})") from None
-    rate = timecode_fps or _timecode_rate(secs, np.floor(frames))
+        for c, v in zip(cols, values):
+            if not abs(v) <= MAX_VALUE:  # NaN too
+                raise MotionFileError(f"{where}: {header[c]} value {v:g} is not a blendshape weight (expected 0..1)")
+        raw[r, targets] = values
+    rate = timecode_fps or _timecode_rate(secs, np.floor(frames), path)
     times = secs + frames / rate
     # Midnight rollover during a take: keep time increasing.
     times = times + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(times) < -43200)])
@@ -139,8 +159,11 @@ def write_csv(path, weights, timecode_fps: int = 60, start_seconds: int = 0, hea
     path = Path(path)
     arr = np.clip(check_motion(weights, str(path)), 0.0, 1.0)
     rotations = rotation_columns(arr, head)
-    if timecode_fps % FPS:
-        raise MotionFileError(f"{path}: timecode rate {timecode_fps} is not a multiple of {FPS}")
+    if isinstance(timecode_fps, bool) or not isinstance(timecode_fps, numbers.Integral) or timecode_fps <= 0 \
+            or timecode_fps % FPS:
+        raise MotionFileError(f"{path}: timecode rate {timecode_fps!r} is not a positive multiple of {FPS}")
+    if isinstance(start_seconds, bool) or not isinstance(start_seconds, numbers.Integral) or start_seconds < 0:
+        raise MotionFileError(f"{path}: start_seconds {start_seconds!r} is not a whole number >= 0")
     step = timecode_fps // FPS
     order = [INDEX[n] for n in APPLE_ORDER]
     with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
