@@ -151,3 +151,30 @@ def test_cli_writes_head_npy_beside_the_weights(tmp_path, speech_wav, tiny_check
                         str(tmp_path / "y.npy"), "--checkpoint", str(tiny_checkpoint)],
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and not (tmp_path / "y.head.npy").exists()  # off by default
+
+
+def test_pitch_tracker_and_pitch_accents():
+    sr = 16000
+    t = np.arange(sr) / sr
+    for f0 in (80.0, 150.0, 330.0):
+        tone = (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(4 * np.pi * f0 * t)).astype(np.float32)
+        st = hm.pitch_semitones(tone)
+        assert np.isfinite(st).all() and abs(100 * 2 ** (np.median(st) / 12) - f0) < 0.02 * f0
+    noise = np.random.default_rng(0).standard_normal(sr).astype(np.float32)
+    assert np.isnan(hm.pitch_semitones(noise)).all()  # unvoiced
+    # Syllables of equal loudness, alternately low (110 Hz) and high (190 Hz): the high ones are the
+    # pitch accents and get the larger nods.
+    syll = np.zeros(int(0.5 * sr), np.float32)
+    n = int(0.2 * sr)
+    env = np.sin(np.pi * np.arange(n) / n) ** 2
+    parts = []
+    for k in range(8):
+        f0 = 190.0 if k % 2 else 110.0
+        s = syll.copy()
+        s[:n] = env * np.sin(2 * np.pi * f0 * np.arange(n) / sr)
+        parts.append(s)
+    heard = hm.listen(np.concatenate(parts))
+    onset = np.arange(8) * 15  # 0.5 s apart at 30 fps
+    high = [p for a, p in zip(heard.accents, heard.prominence) if (np.abs(onset - a).argmin() % 2)]
+    low = [p for a, p in zip(heard.accents, heard.prominence) if not (np.abs(onset - a).argmin() % 2)]
+    assert len(high) >= 3 and len(low) >= 3 and min(high) > max(low)
