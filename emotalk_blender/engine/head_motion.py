@@ -1,9 +1,10 @@
 """Head motion from the voice: pitch, yaw and roll per 30 fps frame, numpy only (any checkpoint).
 
-A procedure that listens to the audio's loudness, not to the network:
+A procedure that listens to the audio's loudness and pitch, not to the network:
 
 - nods: a chin-down-and-back on each stressed syllable (the sharpest rises of loudness while
-  speaking), with a smaller random yaw and roll component;
+  speaking), larger on pitch accents (a syllable pitched above the speaker's median), with a
+  smaller random yaw and roll component;
 - turns: at each phrase start (speech after a pause) the posture moves to a new direction, and
   in a pause of more than half a second it settles halfway back to centre;
 - speech-coupled motion: band-limited noise (0.5-3 Hz) whose amplitude follows the loudness, so
