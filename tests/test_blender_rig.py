@@ -313,3 +313,13 @@ def test_axis_angle_bone_is_a_one_line_error_and_changes_nothing(blender):
     with pytest.raises(EmoTalkError, match="'jaw' uses axis-angle"):
         scene_writer.write_take(obj, _take(jawOpen=1.0), start_frame=1)
     assert sorted(a.name for a in bpy.data.actions) == before and obj.animation_data is None
+
+
+def test_mixed_character_whose_rig_has_no_poses_keeps_its_shape_keys(blender):
+    rig = bpy.data.objects.new("Bare", bpy.data.armatures.new("Bare"))
+    bpy.context.scene.collection.objects.link(rig)
+    face = arkit_mesh()
+    face.emotalk.rig = rig
+    take = scene_writer.write_take(face, _take(jawOpen=1.0), start_frame=1)
+    assert face.data.shape_keys.animation_data.action.name == take.action
+    assert any("'Bare' has no pose" in w for w in take.warnings) and rig.animation_data is None

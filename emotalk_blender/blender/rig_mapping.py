@@ -49,7 +49,7 @@ def _bone_curves(action):
 
 def pose_actions(obj) -> list:
     """The file's Actions that pose some bone of ``obj`` (takes excluded), by name."""
-    if not is_rig(obj):
+    if not is_rig(obj) or obj.pose is None:  # an armature never evaluated has no pose yet
         return []
     bones = obj.pose.bones
     return [a for a in bpy.data.actions

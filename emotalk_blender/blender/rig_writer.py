@@ -78,10 +78,11 @@ def _write_curves(fcurves, curves, start: int) -> None:
         fc.update()
 
 
-def _keep_pose(obj, rollback: Rollback) -> None:
-    """Restore the rig's current pose on rollback (evaluating the take writes the bones)."""
+def _keep_pose(obj, curves, rollback: Rollback) -> None:
+    """Restore the pose of the bones ``curves`` key on rollback (evaluating the take writes them)."""
+    bones = [obj.pose.bones[name] for name in dict.fromkeys(group for _, _, group, _ in curves)]
     saved = [(pb, tuple(pb.location), tuple(pb.rotation_quaternion), tuple(pb.rotation_euler),
-              tuple(pb.scale)) for pb in obj.pose.bones]
+              tuple(pb.scale)) for pb in bones]
 
     def restore():
         for pb, loc, quat, euler, scale in saved:
@@ -128,7 +129,7 @@ def write_rig_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path
     take = scene_writer.Take(action="", start=start, end=start + count - 1, frames=count, fps=fps,
                              mapped=len(mapping.channels), unmatched=list(mapping.unmatched))
     with Rollback() as rollback:
-        _keep_pose(obj, rollback)
+        _keep_pose(obj, curves, rollback)
         stem = os.path.splitext(os.path.basename(audio_path))[0] if audio_path else "take"
         action = scene_writer._new_take_action(name or f"EmoTalk_{stem}", obj, len(weights), meta, rollback)
         del action[scene_writer.KEY_TAG]
@@ -159,10 +160,13 @@ def add_rig_part(obj, action, weights_fps, start: int, take, rollback: Rollback)
     rig = rig_of(obj)
     if rig is None:
         return
-    curves = rig_curves(rig, weights_fps)
+    mapping = rig_mapping.mapping_of(rig)
+    curves = rig_curves(rig, weights_fps, mapping) if mapping.channels else []
     if not curves:
+        take.warnings.append(f"Face rig {rig.name!r} has no pose mapped to a channel: only the shape keys "
+                             "take the take")
         return
-    _keep_pose(rig, rollback)
+    _keep_pose(rig, curves, rollback)
     got = compat.more_fcurves_for(action, "OBJECT", rig.name)
     target = action
     if got is None:
