@@ -82,7 +82,7 @@ $(VENV_STOCK42)/.installed: requirements-stock42.txt
 	touch $@
 
 test-stock: setup setup52 setup-stock42
-	$(PY) -m pytest -q tests/test_stock_blender.py
+	$(PY) -m pytest -q tests/test_stock_blender.py tests/test_stock_rig.py
 
 # The installable extension zip, validated by Blender's own tool: dist/emotalk_blender-<ver>.zip
 build: setup
