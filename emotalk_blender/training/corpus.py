@@ -44,7 +44,7 @@ from ..engine.arkit import INDEX, NUM_BLENDSHAPES
 from ..engine.atomic import atomic_open, atomic_path, save_npy, write_text
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
-from . import augment, espeak, natural, real
+from . import augment, espeak, gen3, natural, real
 from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import synthesize
 from .sentences import HELD_OUT_SENTENCES, SENTENCES, TRAIN_SENTENCES
@@ -64,6 +64,7 @@ class Size:
     workers: int
     natural_speakers: tuple[int, ...] = ()  # indices into natural.NATURAL_SPEAKERS
     natural_sentences: int = 0  # per natural speaker, as sentences_per_speaker
+    gen3: bool = False  # plus gen3.py's sources: GRID faces, LJSpeech, EmoDB, 17 languages
 
 
 _ALL_NATURAL = tuple(range(len(natural.NATURAL_SPEAKERS)))
@@ -74,6 +75,7 @@ SIZES = {
     "tiny": Size((0, 1, HELD_OUT_SPEAKERS[0]), 3, 4, 1, _TINY_NATURAL, 3),
     "small": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 3, 40, 2, _ALL_NATURAL, 2),
     "full": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 14, None, 2, _ALL_NATURAL, 8),
+    "gen3": Size(TRAIN_SPEAKERS + HELD_OUT_SPEAKERS, 14, None, 2, _ALL_NATURAL, 8, gen3=True),
 }
 EMOTION_LEVELS = tuple((e, lv) for e in EMOTIONS for lv in ((0,) if e == "neutral" else (0, 1)))
 
@@ -102,8 +104,8 @@ def _clip_seed(seed: int, name: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
-def plan(size: str, seed: int) -> list[ClipPlan]:
-    """Every clip of a build, in a fixed order, from the size and the seed alone."""
+def plan(size: str, seed: int, sources=None) -> list[ClipPlan]:
+    """Every clip of a build, in a fixed order, from the size, the seed (and gen3's source folder)."""
     if size not in SIZES:
         raise CorpusError(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
     cfg = SIZES[size]
@@ -133,6 +135,8 @@ def plan(size: str, seed: int) -> list[ClipPlan]:
                                       sid, SENTENCES[sid], "", _clip_seed(seed, name)))
     clips.extend(_plan_natural(cfg, seed, held_pool, hi))
     clips.extend(_plan_real(cfg, seed))
+    if cfg.gen3:
+        clips.extend(gen3.plan(sources, seed, ClipPlan))
     return clips
 
 
@@ -207,6 +211,8 @@ def _frames_of(spans: list[tuple[float, float]], n_frames: int) -> list[list[int
 def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
     """Synthesise/align, animate, augment and write one clip. Returns (manifest row, alignment,
     real reference or None)."""
+    if clip.kind in gen3.KINDS:
+        return gen3.make_clip(clip, out_dir)
     rng = np.random.default_rng(clip.seed)
     if clip.kind == "synthetic":
         utt = synthesize(clip.text, speaker_voice(clip.speaker, clip.emotion, clip.level), clip.seed)
@@ -247,10 +253,10 @@ def make_clip(clip: ClipPlan, out_dir: Path) -> tuple[dict, dict, dict | None]:
 def _work(args):
     clip, out_dir = args
     try:
-        if clip.kind == "synthetic":
+        if clip.kind in ("synthetic", "language", "emodb"):  # espeak-ng speaks: a fresh child each
             return clip.name, _in_child(make_clip, clip, Path(out_dir)), None
         return clip.name, make_clip(clip, Path(out_dir)), None
-    except real.RealSpeechError as exc:  # an unalignable prompt is skipped, not fatal
+    except (real.RealSpeechError, espeak.EspeakError) as exc:  # an unalignable prompt is skipped, not fatal
         return clip.name, None, str(exc)
 
 
@@ -305,12 +311,12 @@ CSV_FIELDS = ("name", "kind", "split", "speaker", "person", "emotion", "level", 
 
 
 def build(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int | None = None,
-          log=print) -> dict:
+          log=print, sources=None) -> dict:
     """Build the corpus into ``out_dir`` and return the manifest (also written as manifest.json)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    clips = plan(size, seed)
+    clips = plan(size, seed, sources)
     workers = SIZES[size].workers if workers is None else max(1, int(workers))
     rows, alignments, refs, skipped = [], {}, {}, {}
     for k, (name, res, err) in enumerate(render(clips, out, workers)):
@@ -456,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--size", choices=sorted(SIZES), default="tiny")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=None, help="processes (default: 1 for tiny, 2 otherwise)")
+    b.add_argument("--sources", help="gen3: folder with grid_s1/ (training/grid.py), LJSpeech-1.1/ and emodb/")
     from . import from_video
 
     from_video.add_parser(sub)
@@ -468,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             m = from_video.run(args)
             print(json.dumps(m["counts"], indent=1))
             return 0
-        m = build(args.out_dir, args.size, args.seed, args.workers)
+        m = build(args.out_dir, args.size, args.seed, args.workers, sources=args.sources)
     except (EmoTalkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ from ..engine.errors import EmoTalkError
 # speak_lib.h constants (the API is stable since espeak 1.48).
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
+_INIT_PHONEME_IPA = 0x0002  # phoneme events give IPA names
 _INIT_DONT_EXIT = 0x8000
 _EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
 _CHARS_UTF8, _SSML, _ENDPAUSE = 1, 0x10, 0x1000
@@ -137,10 +138,26 @@ class _Engine:
             raise EspeakError(f"espeak-ng initialised at {rate} Hz, expected {_ESPEAK_RATE}")
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, str, int]] = []
+        self.ipa = False
         self.libc = ctypes.CDLL(None)  # the process's libc, whose rand() espeak-ng uses
         self.libc.srand.argtypes = [ctypes.c_uint]
         self._callback = _CALLBACK(self._on_synth)  # kept referenced: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
+
+    def use_ipa(self) -> None:
+        """From now on phoneme events name IPA (every language) instead of espeak's mnemonics.
+
+        espeak-ng sets this at initialisation only, so it initialises again: call it in a process of
+        its own (the corpus's forked clip child), never where English mnemonics are still wanted.
+        """
+        if self.ipa:
+            return
+        rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
+                                          _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT)
+        if rate != _ESPEAK_RATE:
+            raise EspeakError(f"espeak-ng initialised at {rate} Hz, expected {_ESPEAK_RATE}")
+        self.lib.espeak_SetSynthCallback(self._callback)
+        self.ipa = True
 
     def _on_synth(self, wav, n, events) -> int:
         if n > 0:
@@ -149,7 +166,7 @@ class _Engine:
         while events[i].type != _EVENT_LIST_TERMINATED:
             ev = events[i]
             if ev.type == _EVENT_PHONEME:
-                phoneme = ev.id.string.decode("ascii", "replace")
+                phoneme = ev.id.string.decode("utf-8" if self.ipa else "ascii", "replace")
                 self._events.append((_EVENT_PHONEME, ev.sample, phoneme, ev.text_position))
             i += 1
         return 0
@@ -192,14 +209,19 @@ def to_ssml(sentence: str, voice: Voice) -> str:
     return f"<speak>{text}</speak>"
 
 
-def synthesize(sentence: str, voice: Voice = Voice(), seed: int = 0) -> Utterance:
+def synthesize(sentence: str, voice: Voice = Voice(), seed: int = 0, ipa: bool = False) -> Utterance:
     """Speak ``sentence`` with ``voice``: 16 kHz float32 audio and a phoneme timeline.
 
     Phone spans run from one phoneme event to the next (the last ends at the end of audio);
     espeak's pause phonemes (``_``, ``_:``, ``_!``...) are kept so pauses are visible. ``seed``
     fixes espeak's own randomness (same arguments, same samples).
     """
-    raw, events = _engine().synth(to_ssml(sentence, voice), voice, seed)
+    engine = _engine()
+    if ipa:  # phones in IPA (visemes_ipa.py); only in a process of its own, see _Engine.use_ipa
+        engine.use_ipa()
+    elif engine.ipa:
+        raise EspeakError("this process's espeak-ng gives IPA phoneme events; English mnemonics need another")
+    raw, events = engine.synth(to_ssml(sentence, voice), voice, seed)
     if raw.size == 0:
         raise EspeakError(f"espeak-ng produced no audio for {sentence[:60]!r}")
     audio = resample_poly(raw.astype(np.float32) / 32768.0, 320, 441).astype(np.float32)  # 22050 -> 16000

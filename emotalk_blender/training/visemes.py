@@ -188,12 +188,14 @@ _MIN_CLOSURE = 0.07  # s: a bilabial seal lasts at least about two frames at 30 
 def segments(phones, alphabet: str) -> list[Segment]:
     """Viseme segments from a phone list of objects with .symbol/.start/.end (seconds).
 
-    alphabet: "espeak" or "arpabet". Diphthongs are split evenly; a phone's measured ``closure``
+    alphabet: "espeak", "arpabet" or "ipa" (visemes_ipa.py). Diphthongs are split evenly; a phone's measured ``closure``
     (espeak stops) moves its start to the closure onset (see the module doc).
     """
-    if alphabet not in ("espeak", "arpabet"):
-        raise ValueError(f"alphabet must be 'espeak' or 'arpabet', not {alphabet!r}")
-    lookup = espeak_visemes if alphabet == "espeak" else arpabet_visemes
+    if alphabet not in ("espeak", "arpabet", "ipa"):
+        raise ValueError(f"alphabet must be 'espeak', 'arpabet' or 'ipa', not {alphabet!r}")
+    from .visemes_ipa import ipa_visemes  # every language espeak-ng speaks, in IPA
+
+    lookup = {"espeak": espeak_visemes, "arpabet": arpabet_visemes, "ipa": ipa_visemes}[alphabet]
     out: list[Segment] = []
     for k, ph in enumerate(phones):
         vis = lookup(ph.symbol)
