@@ -277,6 +277,7 @@ def test_presets_reader_reads_what_it_writes(scratch):
 
 @FUZZ
 @given(output=st.one_of(st.none(), ANY_TEXT))
+@example(output="a\x00.presets.npz")
 def test_presets_destination_is_never_inside_the_extension(output):
     from emotalk_blender.engine import paths
 

@@ -46,7 +46,10 @@ def _shipped_folders() -> tuple[Path, ...]:
 
 def is_shipped(path) -> bool:
     """Whether ``path`` lies inside the installed extension (or the repository's shipped models folder)."""
-    p = Path(path).resolve()
+    try:
+        p = Path(path).resolve()
+    except (OSError, ValueError):  # a NUL in the name, a symlink loop: no such file, nothing shipped
+        return False
     return any(p == f or f in p.parents for f in _shipped_folders())
 
 
@@ -68,6 +71,8 @@ def write_path(checkpoint, output=None) -> Path:
     checkpoint, else (a shipped model) the user folder. EmotionError naming the file otherwise."""
     if output is None:
         return user_presets_path(checkpoint) if is_shipped(checkpoint) else presets_path(checkpoint)
+    if "\0" in str(output):
+        raise EmotionError(f"{output!r}: a file name cannot hold a NUL character")
     target = Path(output)
     if not target.name.endswith(".npz"):
         raise EmotionError(f"{target}: a presets file is NAME{PRESETS_SUFFIX}, not {target.suffix or 'a bare name'}")
