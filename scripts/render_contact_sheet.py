@@ -24,6 +24,7 @@ import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from emotalk_blender.blender import head_mesh  # noqa: E402
+from emotalk_blender.blender.portrait import quiet  # noqa: E402
 from emotalk_blender.engine import arkit, templates  # noqa: E402
 
 SKIN = (0.80, 0.66, 0.58)
@@ -195,7 +196,8 @@ def render_sheet(ts: templates.TemplateSet, out: Path, names=None, cols: int = 9
             if label is not None:
                 label.set(name)
             scene.render.filepath = str(Path(tmp) / f"{k:02d}.png")
-            bpy.ops.render.render(write_still=True)
+            with quiet():  # no per-frame "Saved" lines, no EGL noise
+                bpy.ops.render.render(write_still=True)
             tiles.append(_read_png(Path(scene.render.filepath)))
     rows = math.ceil(len(tiles) / cols)
     sheet = np.ones((rows * cell, min(cols, len(tiles)) * cell, 4), np.float32)

@@ -178,6 +178,7 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
     import render_contact_sheet as sheet
 
     from emotalk_blender.blender import head_mesh
+    from emotalk_blender.blender.portrait import quiet
     from emotalk_blender.engine import templates
     from emotalk_blender.engine.atomic import atomic_path
 
@@ -202,7 +203,8 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
                 obj.rotation_quaternion = local_delta(head[f:f + 1])[0].to_quaternion()
             label.set(label_of(f, kind, float(aperture[f]), (phones or {}).get(f, "")))
             scene.render.filepath = str(Path(tmp) / f"{k:02d}.png")
-            bpy.ops.render.render(write_still=True)
+            with quiet():  # no per-frame "Saved" lines, no EGL noise
+                bpy.ops.render.render(write_still=True)
             tiles.append(sheet._read_png(Path(scene.render.filepath)))
     cols = min(COLUMNS, len(tiles))
     rows = -(-len(tiles) // cols)

@@ -25,6 +25,7 @@ import bpy  # noqa: E402
 import render_contact_sheet as sheet  # noqa: E402
 
 from emotalk_blender.blender import head_mesh  # noqa: E402
+from emotalk_blender.blender.portrait import quiet  # noqa: E402
 from emotalk_blender.engine import arkit, templates  # noqa: E402
 from emotalk_blender.engine.pipeline import GenerateSettings, generate  # noqa: E402
 
@@ -58,7 +59,8 @@ def render(weights: dict[str, np.ndarray], out: Path, frames: list[int], cell: i
                     keys[arkit_name].value = float(w[min(f, len(w) - 1), i])
                 label.set(f"{name}  {f / 30:.1f} s")
                 scene.render.filepath = str(Path(tmp) / f"{r}_{c}.png")
-                bpy.ops.render.render(write_still=True)
+                with quiet():  # no per-frame "Saved" lines, no EGL noise
+                    bpy.ops.render.render(write_still=True)
                 tiles.append(sheet._read_png(Path(scene.render.filepath)))
     rows, cols = len(weights), len(frames)
     img = np.ones((rows * cell, cols * cell, 4), np.float32)

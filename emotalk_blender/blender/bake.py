@@ -168,7 +168,7 @@ def run(args) -> int:
         print("error: bake needs the bpy module (pip install bpy, see requirements-dev.txt)",
               file=sys.stderr)
         return 2
-    from . import preview, register, unregister
+    from . import portrait, preview, register, unregister
     from .prefs import addon_name
 
     if not args.target_blend and args.object:
@@ -197,8 +197,8 @@ def run(args) -> int:
                            progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
             sys.stderr.write("\n")
             _pack_sounds()
-            with atomic.atomic_path(blend.resolve()) as tmp:  # copy: the session keeps its own file name
-                bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)
+            with atomic.atomic_path(blend.resolve()) as tmp, portrait.quiet():  # no "Info: Saved copy" line
+                bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True)  # copy: the session keeps its name
             print(f"{blend}: {take.summary()}", file=sys.stderr)
             for warning in take.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
