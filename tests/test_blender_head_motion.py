@@ -224,3 +224,17 @@ def test_bake_applies_head_motion_in_the_blend(blender, tmp_path, speech_wav, ti
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     (head,) = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
     assert np.allclose(head_motion_writer.read_head(head, bpy.context.scene), want, atol=2e-3)
+
+
+def test_chosen_bone_from_the_sidebar(blender):
+    mesh = arkit_mesh()
+    arm = _rig(mesh)
+    mesh.emotalk.head_bone = "neck"
+    assert head_motion_writer.head_target(mesh) == (arm, "neck")
+    take = scene_writer.write_take(mesh, np.zeros((8, 52), np.float32), head=_head(8, pitch=6.0))
+    bpy.context.scene.frame_set(take.start + 2)
+    assert np.allclose(head_motion_writer.rotation_of(arm, "neck"), (6, 0, 0), atol=1e-3)
+    assert arm.pose.bones["head"].rotation_quaternion.angle == 0
+    mesh.emotalk.head_bone = "nope"  # a bone the rig does not have: one line naming it
+    with pytest.raises(Exception, match="nope"):
+        head_motion_writer.head_target(mesh)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 
+import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..engine.constants import EMOTIONS, FPS
 from ..engine.emotion_control import DEFAULT_CROSSFADE, marker_track
 from ..engine.errors import EmoTalkError
 from ..engine.head_motion import STYLES as HEAD_STYLES
-from . import compat
+from . import compat, head_motion_writer
 
 SETTINGS_KEY = "settings"  # in the take Action's "emotalk" property: the JSON of what made it
 SETTINGS_VERSION = 1
@@ -198,4 +199,10 @@ def draw(layout, settings) -> None:
     row.enabled = settings.head_motion > 0
     row.prop(settings, "head_style", text="")
     row.prop(settings, "head_seed")
+    obj = bpy.context.active_object
+    arm = head_motion_writer.armature_of(obj)
+    if arm is not None and getattr(obj, "emotalk", None) is not None:
+        row = col.row()
+        row.enabled = settings.head_motion > 0
+        row.prop_search(obj.emotalk, "head_bone", arm.data, "bones")
 

@@ -71,6 +71,7 @@ def head_target(obj, bone: str | None = None):
     ``bone``: a bone of the character's armature to use; None finds one by name (head, then neck),
     else the object itself rotates."""
     arm = armature_of(obj)
+    bone = bone or getattr(getattr(obj, "emotalk", None), "head_bone", "") or None  # the sidebar's choice
     if bone:
         if arm is None or bone not in arm.data.bones:
             from ..engine.errors import EmoTalkError

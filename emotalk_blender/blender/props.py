@@ -35,6 +35,8 @@ class EMOTALK_PG_object(bpy.types.PropertyGroup):
     rig: PointerProperty(type=bpy.types.Object, poll=_is_armature, name="Face rig",
                          description="An armature whose mapped bone poses (jaw, eyes...) this mesh's takes "
                                      "also drive")
+    head_bone: StringProperty(name="Head bone", description="The armature bone the head motion turns; empty: "
+                                                            "found by name (head, then neck), else the object turns")
 
 
 class EMOTALK_PG_scene(DirectingProperties, bpy.types.PropertyGroup):
