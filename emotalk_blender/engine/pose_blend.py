@@ -138,7 +138,23 @@ def blend(weights, poses: Poses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count, bones = len(w), len(poses.bones)
 
     def mix(part):
-        flat = np.asarray(part, np.float64).reshape(len(poses.channels), bones * 3)
-        return (w @ flat).reshape(count, bones, 3)
+        # Channel by channel over the entries its pose moves: poses are sparse (a channel moves a few
+        # bones), and this needs no BLAS threads, which stall on a busy machine for so small a product.
+        flat = np.asarray(part, np.float64).reshape(len(part), -1)
+        out = np.zeros((count, flat.shape[1]))
+        for c in range(len(flat)):
+            cols = np.flatnonzero(flat[c])
+            if len(cols):
+                out[:, cols] += w[:, c:c + 1] * flat[c, cols]
+        return out.reshape(count, -1, 3)
 
-    return mix(poses.location), rotvec_to_quat(mix(poses.rotation)), 1.0 + mix(poses.scale)
+    used = poses.used()
+    quat = np.zeros((count, bones, 4))
+    quat[..., 0] = 1.0
+    scale = np.ones((count, bones, 3))
+    turned, scaled = np.flatnonzero(used["rotation"]), np.flatnonzero(used["scale"])
+    if len(turned):  # only the bones some pose turns: the others stay at rest exactly
+        quat[:, turned] = rotvec_to_quat(mix(np.asarray(poses.rotation)[:, turned]))
+    if len(scaled):
+        scale[:, scaled] += mix(np.asarray(poses.scale)[:, scaled])
+    return mix(poses.location), quat, scale
