@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from blender_support import arkit_mesh, snapshot
+from capture_support import GRID, MODEL, needs_grid
 from emotalk_blender.blender import directing
 
 pytest_plugins = ["blender_support"]  # the `blender` fixture
@@ -84,6 +85,16 @@ def test_capture_of_a_relative_video_in_an_unsaved_file_explains_the_path(blende
         os.chdir(ROOT)
     assert text == ("//clip.mp4: a path relative to the .blend file, but this .blend is not saved yet: "
                     "save it first or choose the video file by its full path"), text
+    assert snapshot() == before
+
+
+@needs_grid
+def test_capture_with_a_crop_beside_the_picture_is_refused_before_any_frame(blender):
+    arkit_mesh()
+    before = snapshot()
+    text = error_of(lambda: bpy.ops.emotalk.capture_video("EXEC_DEFAULT", True, filepath=str(GRID[0]),
+                                                          capture_model=str(MODEL), crop="1000,1000,50,50"))
+    assert text == f"Face crop 1000,1000,50,50: outside the 360x288 frame of {GRID[0]}; x,y must lie inside it", text
     assert snapshot() == before
 
 
