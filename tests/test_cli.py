@@ -58,6 +58,7 @@ def test_cli_bad_style_is_one_line_before_any_work(tmp_path):
 
 def test_engine_parser_has_no_blender_command_and_the_package_adds_bake():
     engine_only = build_parser()
-    assert set(engine_only._subparsers._group_actions[0].choices) == {"generate", "capture", "presets"}  # no bpy in any
+    commands = {"generate", "capture", "presets", "emotion"}
+    assert set(engine_only._subparsers._group_actions[0].choices) == commands  # no bpy in any
     r = run_cli("bake", "--help")
     assert r.returncode == 0 and "--target-blend" in r.stdout and "--person" in r.stdout

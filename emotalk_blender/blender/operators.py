@@ -13,6 +13,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from ..engine import emotion_reading
 from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.constants import NUM_PERSONS
 from ..engine.audio import check_audio_path
@@ -67,7 +68,8 @@ def _finish_take(op, context, obj, weights):
         obj, weights, scene=context.scene, start_frame=op.start_frame,
         audio_path=blend_path(op.filepath), meta=_meta(op, context),
         head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights)))
-    context.scene.emotalk.last_take = take.summary()
+    reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/emotion_reading.py)
+    context.scene.emotalk.last_take = take.summary() + (f"; {reading.summary()}" if reading is not None else "")
     for warning in take.warnings:
         op.report({"WARNING"}, warning)
     if take.unmatched:

@@ -116,7 +116,14 @@ def add_presets(sub) -> None:
     add(sub)
 
 
-ENGINE_COMMANDS: tuple[Command, ...] = (add_generate, add_capture, add_presets)
+def add_emotion(sub) -> None:
+    """``emotion``: what emotion each voice reads as (engine/emotion_cli.py)."""
+    from .emotion_cli import add_emotion as add
+
+    add(sub)
+
+
+ENGINE_COMMANDS: tuple[Command, ...] = (add_generate, add_capture, add_presets, add_emotion)
 
 
 def build_parser(extra_commands: Iterable[Command] = ()) -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from .audio import load_audio
 from .backends import load_backend, model_status, resolve_checkpoint
 from .constants import frames_for_samples
 from .emotion_control import direct, take_direction
+from .emotion_reading import lean_direction
 from .face_parts import finish
 from .inference import Progress, predict
 from .settings import GenerateSettings
@@ -37,6 +38,9 @@ def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = Generate
     backend = load_backend(settings.checkpoint, settings.device, settings.backend, precision=settings.precision)
     direction = take_direction(backend, settings, frames_for_samples(len(audio)),
                                resolve_checkpoint(settings.checkpoint))
+    if direction is None and settings.neutral_lean > 0:  # the voice's own emotion: lean to neutral when unsure
+        direction, _ = lean_direction(backend, audio, frames_for_samples(len(audio)),
+                                      resolve_checkpoint(settings.checkpoint), settings.neutral_lean)
     directed = None if direction is None else (lambda emotion, f0, f1: direct(emotion, f0, f1, direction))
     raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel,
                   direct=directed)

@@ -59,6 +59,7 @@ class GenerateSettings:
     gaze_seed: int = 0  # the gaze's own seed
     head_motion: float = 0.0  # 0..2 strength of head motion from the voice (0 = off; engine/head_motion.py)
     head_style: str = "natural"  # one of head_motion.STYLES
+    neutral_lean: float = 0.8  # 0..1: an unsure emotion reading leans to neutral (0 = off; emotion_reading.py)
     head_seed: int = 0  # the head motion's own seed
 
     def validated(self) -> GenerateSettings:
@@ -90,6 +91,9 @@ def check_direction(s: GenerateSettings) -> GenerateSettings:
     check_crossfade(s.crossfade)
     s.face_controls().validated()
     check_strength(s.gaze)
+    lean = s.neutral_lean
+    if isinstance(lean, bool) or not isinstance(lean, numbers.Real) or not (math.isfinite(lean) and 0 <= lean <= 1):
+        raise SettingsError(f"neutral_lean must lie in 0..1 (0 = off), got {lean!r}")
     for name in ("seed", "gaze_seed"):  # numpy's generators take no negative seed
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:

@@ -325,3 +325,74 @@ def make_clip(clip, out_dir: Path) -> tuple[dict, dict, dict | None]:
         ref = {"bilabial_frames": bilabial, "jaw_open": [round(float(v), 4) for v in mouth[:, INDEX["jawOpen"]]],
                "text": clip.text}
     return row, alignment, ref
+
+
+def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 1, log=print) -> dict:
+    """Add the gen3 clips of ``kinds`` (default: the GRID faces, whose capture may finish after the
+    rest of the corpus was built) to a built corpus: its manifest, CSV and alignments updated.
+    Clips already in the manifest are replaced."""
+    import time
+
+    from ..engine.atomic import atomic_open, write_text
+    from .corpus import CSV_FIELDS, ClipPlan, _counts, load_manifest, render
+
+    out = Path(corpus_dir)
+    manifest = load_manifest(out)
+    manifest.pop("root", None)
+    t0 = time.perf_counter()
+    root = Path(sources)
+    planners = {"video": lambda: _plan_grid(root / "grid_s1", seed, ClipPlan),
+                "ljspeech": lambda: _plan_ljspeech(root / "LJSpeech-1.1", seed, ClipPlan),
+                "emodb": lambda: _plan_emodb(root / "emodb", seed, ClipPlan),
+                "language": lambda: _plan_languages(seed, ClipPlan)}
+    clips = [c for k in kinds for c in planners[k]()]
+    alignments = json.loads((out / "alignments.json").read_text())
+    refs = json.loads((out / "real_reference.json").read_text())
+    new_rows, skipped = {}, dict(manifest.get("skipped", {}))
+    for name, res, err in render(clips, out, workers):
+        if res is None:
+            skipped[name] = err
+            continue
+        row, alignment, ref = res
+        new_rows[name] = row
+        alignments[name] = alignment
+        if ref is not None:
+            refs[name] = ref
+    rows = [r for r in manifest["clips"] if r["name"] not in new_rows] + list(new_rows.values())
+    manifest.update(clips=rows, counts=_counts(rows), skipped=skipped)
+    manifest.setdefault("appended", []).append({"kinds": list(kinds), "clips": len(new_rows),
+                                                "seconds": round(time.perf_counter() - t0, 1)})
+    write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    write_text(out / "alignments.json", json.dumps(alignments))
+    write_text(out / "real_reference.json", json.dumps(refs))
+    with atomic_open(out / "manifest.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    if log:
+        log(f"{len(new_rows)} {'/'.join(kinds)} clips added to {out} in {time.perf_counter() - t0:.0f} s")
+    return manifest
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m emotalk_blender.training.gen3",
+                                 description="add gen3 sources to a built corpus")
+    ap.add_argument("corpus")
+    ap.add_argument("--sources", required=True, help="folder with grid_s1/, LJSpeech-1.1/, emodb/")
+    ap.add_argument("--kinds", default="video", help=f"comma-separated of {', '.join(KINDS)}")
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args(argv)
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        print(f"error: --kinds {bad[0]!r}: expected {', '.join(KINDS)}", file=sys.stderr)
+        return 2
+    m = append(args.corpus, args.sources, kinds, workers=args.workers)
+    print(json.dumps(m["counts"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
