@@ -62,7 +62,7 @@ def _setup_scene(cell: int, matcap: str):
     return scene
 
 
-FRAME_CENTRE = (0.0, -0.14, 0.04)  # the face, in the default (ICT-FaceKit) head's coordinates
+FRAME_CENTRE = (0.0, -0.09, 0.04)  # the face, in the default (ICT-FaceKit) head's coordinates
 FRAME_SIZE = 0.24  # metres across the frame
 # the stylised head (--generate): --centre 0,-0.06,-0.024 --size 0.175
 

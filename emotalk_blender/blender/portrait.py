@@ -128,8 +128,8 @@ def portrait_setup(obj, scene=None, resolution: int = 512, framing: str = "close
                     restore.on_undo(lambda: setattr(bg.inputs[0], "default_value", old))
             target = Vector((centre_x, front_y, eye_z))
             for name, (az, el, power, size) in {
-                "key": (-40.0, 30.0, 90.0, 0.6), "fill": (50.0, 10.0, 30.0, 1.0),
-                "rim": (160.0, 40.0, 70.0, 0.4),
+                "key": (-40.0, 30.0, 30.0, 0.6), "fill": (50.0, 10.0, 10.0, 1.0),
+                "rim": (160.0, 40.0, 25.0, 0.4),
             }.items():
                 light = restore.new(bpy.data.lights, f"EmoTalk {name}", "AREA")
                 light.energy, light.size = power, size
