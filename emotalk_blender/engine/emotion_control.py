@@ -124,7 +124,8 @@ def parse_track(text: str, flag: str = "--emotion-track") -> list[TrackEntry]:
         try:
             seconds = _number(bits[0], "time")
             if not (math.isfinite(seconds) and 0 <= seconds <= MAX_TRACK_SECONDS):  # no frame number overflow
-                raise EmotionError(f"time {bits[0].strip()} must be a number of seconds in 0..{MAX_TRACK_SECONDS}")
+                raise EmotionError(f"time {bits[0].strip()} must be a number of seconds >= 0 "
+                                   f"and at most {MAX_TRACK_SECONDS} (a day)")
             label = _label(bits[1], "emotion")
             strength = check_mix(_number(bits[2], "strength"), "strength") if len(bits) == 3 else 1.0
         except EmotionError as exc:
