@@ -130,6 +130,9 @@ def test_generate_regenerate_and_undo(blender, speech_wav, tiny_checkpoint):
     scene = bpy.context.scene
     scene.frame_set(scene.frame_start + 10)
     assert np.allclose(head_motion_writer.rotation_of(obj), want[10], atol=2e-3)
+    from emotalk_blender.blender import directing
+
+    assert "head_motion 1" in directing.summary(take)  # the takes list says so
     # Regenerate reads the head motion back from the take's stored settings.
     assert bpy.ops.emotalk.regenerate("EXEC_DEFAULT", True, take=take.name,
                                       checkpoint=str(tiny_checkpoint)) == {"FINISHED"}

@@ -153,7 +153,7 @@ def _summary(s: dict) -> str:
 
 
 _FACE_DEFAULTS = {"upper_face": 1.0, "lower_face": 1.0, "lip_open": 0.0, "eyelid": 0.0, "blink_strength": 1.0,
-                  "blink_rate": 1.0, "upper_smooth": 5, "lower_smooth": 5, "gaze": 0.0}
+                  "blink_rate": 1.0, "upper_smooth": 5, "lower_smooth": 5, "gaze": 0.0, "head_motion": 0.0}
 
 
 def draw(layout, settings) -> None:
