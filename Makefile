@@ -87,3 +87,7 @@ test-stock: setup setup52 setup-stock42
 # The installable extension zip, validated by Blender's own tool: dist/emotalk_blender-<ver>.zip
 build: setup
 	$(PY) build.py
+
+# The third-generation default model (issue 28): scripts/train_gen3.sh train|screen|after
+train-gen3 screen-gen3 after-gen3: setup
+	scripts/train_gen3.sh $(subst -gen3,,$@)

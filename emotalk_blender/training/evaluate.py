@@ -18,6 +18,7 @@ paired like the synthetic clips) when the corpus has them:
   * lip opening against the clip's target (no alignment reference here, so open frames are those
     where the target's lip aperture is above visemes.OPEN_APERTURE): the share shown with closed
     lips, and the mean predicted aperture over the mean target aperture on them.
+The gen3 parts (grid, grid_fixtures, ljspeech, languages, emotion_real): evaluate_gen3.py.
 Held-out real speech (split ``test_real``: asterisk prompts never trained on):
   * bilabial hit rate: every p/b/m closure of the forced alignment met by closed lips
     (visemes.lip_aperture below CLOSED_APERTURE) within 2 frames;
@@ -61,7 +62,8 @@ HIT_TOLERANCE = 2  # frames
 OPEN_JAW = 0.2  # reference jawOpen above this: an open vowel, lips apart (43 % of the test frames)
 HELD_OUT = {"synthetic": "test_speaker", "natural": "test_natural"}  # evaluate() part -> corpus split
 PAIRED_KINDS = ("synthetic", "natural")  # clips said by one speaker in every emotion
-PARTS = ("synthetic", "natural", "real")
+BASE_PARTS = ("synthetic", "natural", "real")
+PARTS = BASE_PARTS + ("grid", "grid_fixtures", "ljspeech", "languages", "emotion_real")  # the rest: evaluate_gen3.py
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -207,10 +209,10 @@ def lip_scores(pred: np.ndarray, ref: dict | None, target: np.ndarray | None = N
     return out
 
 
-def real(model, manifest: dict) -> dict:
+def real(model, manifest: dict, split: str = "test_real") -> dict:
     root = Path(manifest["root"])
     refs = json.loads((root / "real_reference.json").read_text())
-    names = [r["name"] for r in manifest["clips"] if r["split"] == "test_real"]
+    names = [r["name"] for r in manifest["clips"] if r["split"] == split and r["name"] in refs]
     scores = [lip_scores(smooth(predict(model, load_audio(root / f"{name}.wav"), level=0.0, person=0)), refs[name],
                          np.load(root / f"{name}.npy"))
               for name in names]
@@ -218,7 +220,7 @@ def real(model, manifest: dict) -> dict:
     least = [v for s in scores for v in s["least"]]
     lips = lip_summary(scores)
     return {
-        "split": "test_real", "clips": len(names), "bilabial_closures": len(hits),
+        "split": split, "clips": len(names), "bilabial_closures": len(hits),
         "bilabial_hit_rate": float(np.mean(hits)) if hits else None,
         "bilabial_median_least_aperture": float(np.median(least)) if least else None,
         # the other side of the hit rate: lips shut where the reference is open (a model that
@@ -232,7 +234,7 @@ def real(model, manifest: dict) -> dict:
 
 
 def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int = 2, precision: str = "fp32",
-             splits=PARTS) -> dict:
+             splits=BASE_PARTS) -> dict:
     """{"synthetic": test_speaker, "natural": test_natural ({} without that split), "real": test_real},
     the parts named in ``splits`` only."""
     unknown = sorted(set(splits) - set(PARTS))
@@ -242,9 +244,25 @@ def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int
     model = load_model(checkpoint, "cpu", precision)
     manifest = load_manifest(corpus_dir)
     out = {}
-    for part in PARTS:
+    for part in BASE_PARTS:
         if part in splits:
             out[part] = real(model, manifest) if part == "real" else synthetic(model, manifest, HELD_OUT[part], limit)
+    from . import evaluate_gen3 as g3
+
+    for part in g3.GEN3_PARTS:
+        if part not in splits:
+            continue
+        if part == "emotion_real":
+            from ..engine.backends import load_backend, resolve_checkpoint
+
+            ckpt = resolve_checkpoint(checkpoint)
+            out[part] = g3.emotion_real(load_backend(ckpt, "cpu", "torch", precision=precision), ckpt, manifest)
+        elif part == "grid_fixtures":
+            out[part] = g3.grid_fixtures(model)
+        elif part == "grid":
+            out[part] = g3.grid(model, manifest, limit)
+        else:
+            out[part] = getattr(g3, part)(model, manifest)
     return out
 
 
@@ -264,8 +282,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), auto, bf16")
-    ap.add_argument("--splits", type=_splits, default=PARTS,
-                    help="the parts to run, comma-separated (default all: synthetic,natural,real)")
+    ap.add_argument("--splits", type=_splits, default=BASE_PARTS,
+                    help=f"the parts to run, comma-separated (default: synthetic,natural,real; of {','.join(PARTS)})")
     args = ap.parse_args(argv)
     res = evaluate(args.corpus, args.checkpoint, args.limit, args.threads, args.precision, args.splits)
     text = json.dumps(res, indent=1)
@@ -274,7 +292,7 @@ def main(argv=None) -> int:
     summary = {}
     for part, figures in res.items():  # the figures without the big tables (those are in --out)
         summary[part] = {k: v for k, v in figures.items()
-                         if not isinstance(v, dict) or k == "emotion_accuracy_by_voice"}
+                         if not isinstance(v, dict) or k == "emotion_accuracy_by_voice" or part not in BASE_PARTS}
     print(json.dumps(summary, indent=1))
     return 0
 

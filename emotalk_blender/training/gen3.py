@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..engine.constants import SAMPLE_RATE, frames_for_samples
+from ..engine.constants import EMOTIONS, SAMPLE_RATE, frames_for_samples
 from . import augment_real, calibrate, real
 from .emotions import SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import Phone, Voice, synthesize
@@ -313,6 +313,8 @@ def make_clip(clip, out_dir: Path) -> tuple[dict, dict, dict | None]:
                                           "sentence", "text")}
     if clip.kind == "language":
         row["language"] = clip.voice
+    if clip.kind == "video":  # the raw capture, for the evaluation's r with it
+        row["source_path"] = clip.source + ".npy"
     row.update(duration=round(len(audio) / SAMPLE_RATE, 4), frames=n_frames, augmentation=aug,
                source=os.path.basename(clip.source))
     bilabial = _frames_of(spans, n_frames)
@@ -327,16 +329,26 @@ def make_clip(clip, out_dir: Path) -> tuple[dict, dict, dict | None]:
     return row, alignment, ref
 
 
-def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 1, log=print) -> dict:
+def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 1, log=print,
+           only_test: bool = False) -> dict:
     """Add the gen3 clips of ``kinds`` (default: the GRID faces, whose capture may finish after the
     rest of the corpus was built) to a built corpus: its manifest, CSV and alignments updated.
-    Clips already in the manifest are replaced."""
+    Clips already in the manifest are replaced. ``only_test``: the held-out clips alone (an
+    evaluation corpus; a folder without a manifest gets an empty one first)."""
     import time
 
     from ..engine.atomic import atomic_open, write_text
-    from .corpus import CSV_FIELDS, ClipPlan, _counts, load_manifest, render
+    from ..engine.constants import FPS, SAMPLE_RATE
+    from .corpus import CSV_FIELDS, FORMAT_VERSION, ClipPlan, _counts, load_manifest, render
 
     out = Path(corpus_dir)
+    if not (out / "manifest.json").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "manifest.json", json.dumps({
+            "format_version": FORMAT_VERSION, "size": "gen3-append", "seed": seed, "sample_rate": SAMPLE_RATE,
+            "fps": FPS, "emotions": list(EMOTIONS), "build_seconds": 0, "skipped": {}, "counts": {}, "clips": []}))
+        write_text(out / "alignments.json", "{}")
+        write_text(out / "real_reference.json", "{}")
     manifest = load_manifest(out)
     manifest.pop("root", None)
     t0 = time.perf_counter()
@@ -345,7 +357,7 @@ def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 
                 "ljspeech": lambda: _plan_ljspeech(root / "LJSpeech-1.1", seed, ClipPlan),
                 "emodb": lambda: _plan_emodb(root / "emodb", seed, ClipPlan),
                 "language": lambda: _plan_languages(seed, ClipPlan)}
-    clips = [c for k in kinds for c in planners[k]()]
+    clips = [c for k in kinds for c in planners[k]() if not only_test or c.split in TEST_SPLITS]
     alignments = json.loads((out / "alignments.json").read_text())
     refs = json.loads((out / "real_reference.json").read_text())
     new_rows, skipped = {}, dict(manifest.get("skipped", {}))
@@ -383,13 +395,14 @@ def main(argv=None) -> int:
     ap.add_argument("--sources", required=True, help="folder with grid_s1/, LJSpeech-1.1/, emodb/")
     ap.add_argument("--kinds", default="video", help=f"comma-separated of {', '.join(KINDS)}")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--only-test", action="store_true", help="the held-out clips alone (an evaluation corpus)")
     args = ap.parse_args(argv)
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     bad = [k for k in kinds if k not in KINDS]
     if bad:
         print(f"error: --kinds {bad[0]!r}: expected {', '.join(KINDS)}", file=sys.stderr)
         return 2
-    m = append(args.corpus, args.sources, kinds, workers=args.workers)
+    m = append(args.corpus, args.sources, kinds, workers=args.workers, only_test=args.only_test)
     print(json.dumps(m["counts"], indent=1))
     return 0
 
