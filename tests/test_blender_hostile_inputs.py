@@ -112,7 +112,8 @@ def test_a_script_does_not_inherit_the_last_calls_direction(blender, speech_wav,
     assert (s["emotion_track"], s["gaze_seed"], s["level"], s["seed"], s["upper_face"], s["start_frame"]) == \
         ("", 0, 1.0, 0, 1.0, 1), s
     for op in (bpy.ops.emotalk.generate, bpy.ops.emotalk.regenerate, bpy.ops.emotalk.capture_video,
-               bpy.ops.emotalk.import_motion):
+               bpy.ops.emotalk.import_motion, bpy.ops.emotalk.create_head, bpy.ops.emotalk.use_take,
+               bpy.ops.emotalk.delete_take):
         props = op.get_rna_type().properties
         exempt = {"rna_type", "filter_glob"} | ({"filepath"} if op.idname() == "EMOTALK_OT_import_motion" else set())
         inherited = [p.identifier for p in props if p.identifier not in exempt and not p.is_skip_save]

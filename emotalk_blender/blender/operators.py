@@ -363,7 +363,8 @@ class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
 
 
 # Scripts start from the defaults, not the last call's values (script_defaults.py).
-for _op in (EMOTALK_OT_generate, EMOTALK_OT_regenerate, EMOTALK_OT_create_head):
+for _op in (EMOTALK_OT_generate, EMOTALK_OT_regenerate, EMOTALK_OT_create_head, EMOTALK_OT_use_take,
+            EMOTALK_OT_delete_take):
     script_defaults.skip_save(_op)
 script_defaults.skip_save(EMOTALK_OT_import_motion, names=("start_frame",))  # the file browser keeps its path
 
