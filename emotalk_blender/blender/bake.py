@@ -66,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview", help="preview .mp4 with sound, or .png contact sheet (one "
                         "input), or a folder receiving STEM.mp4 (several)")
     parser.add_argument("--resolution", type=int, default=512, help="preview size in pixels")
+    parser.add_argument("--framing", choices=("close", "head"), default="close",
+                        help="preview framing: the face close up, or the whole head and neck (default close)")
+    parser.add_argument("--engine", choices=("auto", "eevee", "workbench"), default="auto",
+                        help="preview renderer (default auto: EEVEE with a GPU, else Workbench)")
     direction_flags.add_arguments(parser)
 
 
@@ -203,10 +207,12 @@ def run(args) -> int:
             for warning in take.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             if video is not None and video.suffix.lower() == ".png":
-                preview.render_contact_sheet(obj, video, resolution=args.resolution)
+                preview.render_contact_sheet(obj, video, resolution=args.resolution, framing=args.framing,
+                                             engine=args.engine, label="preview")
                 print(f"{video}: contact sheet", file=sys.stderr)
             elif video is not None:
-                preview.render_mp4(obj, video, resolution=args.resolution)
+                preview.render_mp4(obj, video, resolution=args.resolution, framing=args.framing,
+                                   engine=args.engine)
                 print(f"{video}: preview", file=sys.stderr)
     finally:
         if registered:

@@ -14,7 +14,7 @@ PREFIX = "EmoTalk "
 # slot -> (base colour RGBA, roughness, extra Principled inputs)
 LOOKS = {
     "skin": ((0.80, 0.56, 0.45, 1.0), 0.45,
-             {"Subsurface Weight": 0.25, "Subsurface Radius": (1.0, 0.35, 0.2),
+             {"Subsurface Weight": 0.15, "Subsurface Radius": (1.0, 0.35, 0.2),
               "Subsurface Scale": 0.006}),
     "mouth": ((0.30, 0.07, 0.07, 1.0), 0.6, {}),
     "gums_tongue": ((0.62, 0.22, 0.24, 1.0), 0.3,

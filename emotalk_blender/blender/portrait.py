@@ -124,12 +124,14 @@ def portrait_setup(obj, scene=None, resolution: int = 512, framing: str = "close
                 bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
                 if bg is not None:
                     old = tuple(bg.inputs[0].default_value)
-                    bg.inputs[0].default_value = (*BACKGROUND, 1.0)
+                    # darker than Workbench's: in EEVEE the world also lights the face, and the
+                    # three lights should model it
+                    bg.inputs[0].default_value = (*(c * 0.35 for c in BACKGROUND), 1.0)
                     restore.on_undo(lambda: setattr(bg.inputs[0], "default_value", old))
             target = Vector((centre_x, front_y, eye_z))
             for name, (az, el, power, size) in {
-                "key": (-40.0, 30.0, 30.0, 0.6), "fill": (50.0, 10.0, 10.0, 1.0),
-                "rim": (160.0, 40.0, 25.0, 0.4),
+                "key": (-40.0, 30.0, 15.0, 0.6), "fill": (50.0, 10.0, 4.0, 1.0),
+                "rim": (160.0, 40.0, 10.0, 0.4),
             }.items():
                 light = restore.new(bpy.data.lights, f"EmoTalk {name}", "AREA")
                 light.energy, light.size = power, size
