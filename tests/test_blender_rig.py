@@ -202,6 +202,9 @@ def test_mixed_character_takes_one_take_on_both(rig):
     bpy.context.scene.frame_set(2)
     assert face.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(1.0)
     assert rig.pose.bones["jaw_master"].rotation_quaternion.angle > 0.1
+    assert scene_writer.takes_of(rig) == [rig_action]  # the rig lists its part of the take
+    scene_writer.use_take(rig, rig_action)
+    assert rig.animation_data.action == rig_action
     scene_writer.delete_take(face, key_action)
     assert not [a for a in bpy.data.actions if scene_writer.is_take(a)]
     bpy.context.scene.frame_set(2)

@@ -252,7 +252,8 @@ def use_take(obj, action, scene=None):
                              fps=scene_writer.scene_fps(scene), mapped=len(curves))
     with Rollback() as rollback:
         _assign(obj, action, slot, take, rollback)
-        chosen = scene_writer.take_strip(scene, bpy.data.actions.get(action.get(PART_OF_TAG, action.name)))
+        main = bpy.data.actions.get(action.get(PART_OF_TAG, action.name))  # 4.2: a companion's sound is its take's
+        chosen = scene_writer.take_strip(scene, main) if main is not None else None
         for strip in compat.all_strips(scene):
             if strip.get(scene_writer.TAKE_TAG):
                 rollback.set(strip, mute=strip != chosen)
