@@ -73,7 +73,7 @@ def _finish_take(op, context, obj, weights):
     for warning in take.warnings:
         op.report({"WARNING"}, warning)
     if take.unmatched:
-        op.report({"WARNING"}, f"{len(take.unmatched)} ARKit channels have no shape key: "
+        op.report({"WARNING"}, f"{len(take.unmatched)} ARKit channels have no shape key (or pose): "
                                f"{', '.join(take.unmatched)}")
     op.report({"INFO"}, take.summary())
     return take
