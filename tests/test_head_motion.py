@@ -178,3 +178,14 @@ def test_pitch_tracker_and_pitch_accents():
     high = [p for a, p in zip(heard.accents, heard.prominence) if (np.abs(onset - a).argmin() % 2)]
     low = [p for a, p in zip(heard.accents, heard.prominence) if not (np.abs(onset - a).argmin() % 2)]
     assert len(high) >= 3 and len(low) >= 3 and min(high) > max(low)
+
+
+def test_short_clips_and_silence_stay_small():
+    """A few frames are not rescaled into large angles; digital silence only drifts (no speech heard)."""
+    rng = np.random.default_rng(0)
+    for n in (1, 534, 5000, 16000):
+        noise = rng.standard_normal(n).astype(np.float32)
+        assert all(np.abs(hm.head_motion(noise, seed=s)).max() < 15 for s in range(10))
+        silence = np.zeros(n, np.float32)
+        assert not hm.listen(silence).speaking.any()
+        assert all(np.abs(hm.head_motion(silence, seed=s)).max() < 5 for s in range(10))

@@ -63,18 +63,20 @@ EMOTION_GAIN = {"angry": 1.35, "disgust": 1.0, "fear": 1.1, "happy": 1.3, "neutr
                 "surprise": 1.25}
 
 # Fitted amplitudes (degrees) at strength 1, style natural: see scripts/measure_head_motion.py.
-NOD_DEG = 2.2  # a typical stressed syllable's nod (pitch, chin down)
+NOD_DEG = 2.6  # a typical stressed syllable's nod (pitch, chin down)
 NOD_SIDE = 0.35  # yaw and roll of a nod, relative to its pitch
 NOD_S = 0.45  # a nod's duration (raised cosine)
 NOD_SPREAD = (0.6, 0.8, 1.0, 1.3, 1.7)  # times NOD_S, one drawn per nod
-TURN_DEG = np.array([2.0, 3.0, 1.8])  # SD of a phrase's new posture per axis (pitch, yaw, roll)
+TURN_DEG = np.array([2.3, 3.4, 2.8])  # SD of a phrase's new posture per axis (pitch, yaw, roll)
 TURN_S = 0.6  # duration of a turn
+TURN_SPREAD = (0.7, 1.0, 1.4)  # times TURN_S, one drawn per turn
 CENTRE_PULL = 0.35  # each new posture starts from this fraction of the way back to centre
-SPEECH_DEG = np.array([1.0, 0.9, 0.7])  # SD of the loudness-coupled motion at full loudness
+SPEECH_DEG = np.array([0.8, 0.8, 0.8])  # SD of the loudness-coupled motion at full loudness
 SPEECH_BAND = (0.5, 3.0)  # Hz
-DRIFT_DEG = np.array([1.1, 1.4, 1.0])  # SD of the idle drift
+DRIFT_DEG = np.array([1.5, 1.8, 1.5])  # SD of the idle drift
 DRIFT_HZ = 0.25  # the drift's spectrum rolls off above this
 SILENCE_DB = 30.0  # below the loud frames' level by more than this: not speaking
+QUIET_DB = -65.0  # dB of full scale: below this never speaking (a silent file is not a loud one)
 PAUSE_S = 0.2  # a pause this long ends a phrase
 SETTLE_S = 0.5  # a pause this long lets the head settle
 ACCENT_GAP_S = 0.2  # stressed syllables at least this far apart
@@ -196,6 +198,7 @@ def listen(audio: np.ndarray, frames: int | None = None) -> Listening:
     n = len(db)
     top = float(np.percentile(db, 95)) if n else 0.0
     loud = np.clip((db - (top - SILENCE_DB)) / SILENCE_DB, 0.0, 1.0)
+    loud[db < QUIET_DB] = 0.0  # digital silence or hiss is never speech, however loud the rest is
     speaking = loud > 0.0
     # Gaps shorter than a pause (stop closures, short breaths) stay inside the phrase.
     pause_frames = round(PAUSE_S * FPS)
@@ -243,15 +246,15 @@ def _band_noise(rng, frames: int, low: float, high: float, axes: int = 3) -> np.
     (soft edges), made in the frequency domain (no filter loop)."""
     if frames == 0:
         return np.zeros((0, axes))
-    size = max(frames, 2 * FPS)
+    size = max(frames, 20 * FPS)  # at least 20 s, so that the slowest drift has its full variance
     freq = np.fft.rfftfreq(size, 1.0 / FPS)
     gain = 1.0 / np.sqrt(1.0 + (freq / high) ** 4)
     if low > 0:
         gain = gain * (freq / low) ** 2 / np.sqrt(1.0 + (freq / low) ** 4)
     spec = (rng.standard_normal((len(freq), axes)) + 1j * rng.standard_normal((len(freq), axes))) * gain[:, None]
-    out = np.fft.irfft(spec, n=size, axis=0)[:frames]
-    sd = out.std(axis=0)
-    return out / np.where(sd > 0, sd, 1.0)
+    out = np.fft.irfft(spec, n=size, axis=0)
+    sd = out.std(axis=0)  # over the whole generated length: a short clip's few frames are not rescaled
+    return (out / np.where(sd > 0, sd, 1.0))[:frames]
 
 
 def _smooth_steps(steps: np.ndarray, n: int) -> np.ndarray:
@@ -288,7 +291,7 @@ def raw_motion(heard: Listening, style: Style, seed: int) -> np.ndarray:
         for axis in range(3):
             out[:, axis] += np.convolve(impulses[:, axis], kernel)[nod_n:nod_n + n]
     # Turns: a new posture at each phrase start (and within long phrases), halfway home in long pauses.
-    steps = np.zeros((n, 3))
+    steps = np.zeros((len(TURN_SPREAD), n, 3))  # each turn eased over one of a few durations, at random
     pose = np.zeros(3)
     changes = [(int(f), "turn") for f in heard.phrase_starts]
     changes += [(int(a + (b - a) // 3), "settle") for a, b in heard.settles]
@@ -299,11 +302,13 @@ def raw_motion(heard: Listening, style: Style, seed: int) -> np.ndarray:
                 changes.append((int(rng.choice(mid)), "turn"))
     for frame, kind in sorted(changes):
         if kind == "turn":
-            pose = (1 - CENTRE_PULL) * pose + rng.standard_normal(3) * TURN_DEG * style.turn
+            new = (1 - CENTRE_PULL) * pose + rng.standard_normal(3) * TURN_DEG * style.turn
         else:
-            pose = 0.5 * pose
-        steps[max(0, frame - 3):] = pose  # the head leads the voice by a tenth of a second
-    out += _smooth_steps(steps, max(3, round(TURN_S * style.tempo * FPS)))
+            new = 0.5 * pose
+        steps[rng.integers(len(TURN_SPREAD)), max(0, frame - 3):] += new - pose  # the head leads the voice
+        pose = new
+    for k, spread in enumerate(TURN_SPREAD):
+        out += _smooth_steps(steps[k], max(3, round(TURN_S * spread * style.tempo * FPS)))
     # Speech-coupled motion, scaled by the (smoothed) loudness.
     env = _moving_average(heard.loud, 5)[:, None]
     band = (SPEECH_BAND[0] / style.tempo, SPEECH_BAND[1] / style.tempo)
