@@ -326,3 +326,14 @@ def test_mixed_character_whose_rig_has_no_poses_keeps_its_shape_keys(blender):
     take = scene_writer.write_take(face, _take(jawOpen=1.0), start_frame=1)
     assert face.data.shape_keys.animation_data.action.name == take.action
     assert any("'Bare' has no pose" in w for w in take.warnings) and rig.animation_data is None
+
+
+def test_import_motion_onto_the_rig(rig, tmp_path):
+    """A take from a .npy (released layout) imported onto the armature plays on its bones."""
+    path = tmp_path / "line.npy"
+    np.save(path, _take(frames=4, jawOpen=1.0))
+    assert bpy.ops.emotalk.import_motion(filepath=str(path), start_frame=1) == {"FINISHED"}
+    (action,) = scene_writer.takes_of(rig)
+    assert action.name == "EmoTalk_line"
+    bpy.context.scene.frame_set(3)
+    assert rig.pose.bones["jaw_master"].rotation_quaternion.angle > 0.1
