@@ -29,6 +29,9 @@ def rigify_blend(tmp_path_factory):
     import addon_utils  # importable once bpy is
 
     addon_utils.disable("rigify", default_set=True)  # its file-load handlers are not ours to run
+    for handler in list(bpy.app.handlers.load_post):  # Rigify 5.x leaves one behind on unregister
+        if getattr(handler, "__module__", "").startswith("rigify"):
+            bpy.app.handlers.load_post.remove(handler)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     return path
 
