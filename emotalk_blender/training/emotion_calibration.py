@@ -31,6 +31,7 @@ from . import gen3
 NEUTRAL = EMOTIONS.index("neutral")
 CONFIDENT = 0.8
 BIAS_L2 = 0.05
+T_RANGE = (0.25, 25.0)
 
 
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
@@ -60,7 +61,10 @@ def fit(logits: np.ndarray, labels: np.ndarray) -> Calibration:
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return -(weights * logp[np.arange(len(labels)), labels]).sum() + BIAS_L2 * (b ** 2).sum()
 
-    res = minimize(loss, np.zeros(1 + len(EMOTIONS)), method="L-BFGS-B")
+    # T within [1/4, 25]: a model whose logits carry nothing on these voices gets the flattest
+    # reading allowed rather than an unbounded T (the bias then decides the argmax on rounding noise)
+    bounds = [(np.log(T_RANGE[0]), np.log(T_RANGE[1]))] + [(None, None)] * len(EMOTIONS)
+    res = minimize(loss, np.zeros(1 + len(EMOTIONS)), method="L-BFGS-B", bounds=bounds)
     return Calibration(float(np.exp(res.x[0])), tuple(float(v) for v in res.x[1:]), "fit")
 
 
