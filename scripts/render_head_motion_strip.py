@@ -113,8 +113,9 @@ def main(argv=None):
     settings = GenerateSettings(checkpoint=args.checkpoint, gaze=0.5, head_motion=1.0)
     weights = generate_from_audio(audio, settings)
     head = for_settings(audio, settings.validated(), len(weights))
-    # The frames where the head is farthest from rest, spread over the take.
-    chunks = np.array_split(np.arange(len(head)), args.frames)
+    # The frames where the head is farthest from rest, spread over the take (the middle of each
+    # equal part, so that two picks are never neighbours).
+    chunks = [c[len(c) // 5:len(c) - len(c) // 5] for c in np.array_split(np.arange(len(head)), args.frames)]
     frames = [int(c[np.argmax(np.linalg.norm(head[c], axis=1))]) for c in chunks]
     rows = render_rows(weights, head, frames, args.cell, args.audio)
     cell, cols = args.cell, len(frames)
