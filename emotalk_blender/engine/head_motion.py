@@ -141,10 +141,14 @@ def pitch_semitones(audio: np.ndarray, frames: int | None = None, at: np.ndarray
         return np.full(frames, np.nan)
     step = SAMPLE_RATE // PITCH_RATE
     win = round(PITCH_WINDOW_S * PITCH_RATE)
-    # Only the windows read are gathered (16 kHz, edges repeated), then box-averaged down to 4 kHz.
-    first = np.round((frames_at + 0.5) * (SAMPLE_RATE / FPS)).astype(np.int64) - win * step // 2
-    idx = np.clip(first[:, None] + np.arange(win * step)[None, :], 0, len(x) - 1)
-    seg = x[idx].reshape(frames, win, step).mean(axis=2)
+    # Only the windows read are gathered (16 kHz; at the ends, the first or last whole window), then
+    # box-averaged down to 4 kHz.
+    span = win * step
+    if len(x) < span:
+        x = np.pad(x, (0, span - len(x)))
+    first = np.round((frames_at + 0.5) * (SAMPLE_RATE / FPS)).astype(np.int64) - span // 2
+    first = np.clip(first, 0, len(x) - span)
+    seg = np.lib.stride_tricks.sliding_window_view(x, span)[first].reshape(frames, win, step).mean(axis=2)
     window = np.hanning(win + 2)[1:-1]  # no zero ends: the window's own autocorrelation divides below
     seg = (seg - seg.mean(axis=1, keepdims=True)) * window.astype(np.float32)
     spec = np.fft.rfft(seg, n=2 * win, axis=1)
