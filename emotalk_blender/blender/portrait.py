@@ -120,6 +120,7 @@ def portrait_setup(obj, scene=None, resolution: int = 512, framing: str = "close
                 restore.set(shading, studio_light=STUDIO_LIGHT)
         else:
             restore.set(scene.eevee, taa_render_samples=samples)
+            restore.set(scene.view_settings, view_transform="Standard", look="None")  # colours as made
             if world.node_tree is not None:  # the world's shader sets EEVEE's background
                 bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
                 if bg is not None:
@@ -130,8 +131,8 @@ def portrait_setup(obj, scene=None, resolution: int = 512, framing: str = "close
                     restore.on_undo(lambda: setattr(bg.inputs[0], "default_value", old))
             target = Vector((centre_x, front_y, eye_z))
             for name, (az, el, power, size) in {
-                "key": (-40.0, 30.0, 15.0, 0.6), "fill": (50.0, 10.0, 4.0, 1.0),
-                "rim": (160.0, 40.0, 10.0, 0.4),
+                "key": (-40.0, 30.0, 16.0, 0.6), "fill": (50.0, 10.0, 4.0, 1.0),
+                "rim": (160.0, 40.0, 14.0, 0.4),
             }.items():
                 light = restore.new(bpy.data.lights, f"EmoTalk {name}", "AREA")
                 light.energy, light.size = power, size
