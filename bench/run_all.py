@@ -5,7 +5,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_keyframes.py", "bench_transform.py", "bench_generate.py", "bench_numpy.py", "bench_engine.py",
-           "bench_retake.py", "bench_rig.py", "bench_head_motion.py",
+           "bench_retake.py", "bench_rig.py", "bench_head_motion.py", "bench_head.py",
            "bench_capture.py"]
 
 if __name__ == "__main__":
