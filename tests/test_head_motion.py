@@ -109,7 +109,9 @@ def test_nods_land_on_stressed_syllables(speech_wav):
 def test_checks_name_the_control():
     for kw, text in (({"head_motion": 3.0}, "head_motion must lie in 0..2"),
                      ({"head_style": "wild"}, "head_style 'wild' is not a style"),
-                     ({"head_seed": 1.5}, "head_seed must be a whole number")):
+                     ({"head_seed": 1.5}, "head_seed must be a whole number"),
+                     ({"head_seed": -1}, "head_seed must be a whole number >= 0"),
+                     ({"head_motion": float("nan")}, "head_motion must lie in 0..2")):
         with pytest.raises(EmoTalkError, match=text):
             GenerateSettings(**kw).validated()
 

@@ -103,8 +103,8 @@ def check_style(style: str, name: str = "head style") -> str:
 
 
 def check_seed(seed, name: str = "head seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise HeadMotionError(f"{name} must be a whole number, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:  # numpy takes none below 0
+        raise HeadMotionError(f"{name} must be a whole number >= 0, got {seed!r}")
     return int(seed)
 
 
