@@ -241,3 +241,22 @@ def test_chosen_bone_from_the_sidebar(blender):
     mesh.emotalk.head_bone = "nope"  # a bone the rig does not have: one line naming it
     with pytest.raises(Exception, match="nope"):
         head_motion_writer.head_target(mesh)
+
+
+@pytest.mark.parametrize("rigged", [False, True])
+def test_a_take_without_head_motion_stops_the_last_ones(blender, rigged):
+    obj = arkit_mesh()
+    target, bone = (_rig(obj), "head") if rigged else (obj, None)
+    with_head = scene_writer.write_take(obj, np.zeros((10, 52), np.float32), head=_head(10, yaw=8.0))
+    bpy.context.scene.frame_set(5)
+    assert head_motion_writer.rotation_of(target, bone)[1] == pytest.approx(8.0, abs=1e-3)
+    without = scene_writer.write_take(obj, np.zeros((10, 52), np.float32))
+    bpy.context.scene.frame_set(6)
+    assert np.allclose(head_motion_writer.rotation_of(target, bone), 0, atol=1e-4)  # at rest, not still turned
+    assert target.animation_data.action is None
+    scene_writer.use_take(obj, bpy.data.actions[with_head.action])
+    bpy.context.scene.frame_set(5)
+    assert head_motion_writer.rotation_of(target, bone)[1] == pytest.approx(8.0, abs=1e-3)
+    scene_writer.use_take(obj, bpy.data.actions[without.action])
+    bpy.context.scene.frame_set(4)
+    assert np.allclose(head_motion_writer.rotation_of(target, bone), 0, atol=1e-4)

@@ -376,3 +376,37 @@ def keyed_strength(scene, start_frame: int, frames: int) -> np.ndarray | None:
     fps = scene.render.fps / scene.render.fps_base
     at = takes.source_frames(frames, fps, start=start_frame)
     return np.clip(np.array([fc.evaluate(f) for f in at]), 0.0, 2.0)
+
+
+def stop_head(obj, take_action, rollback: Rollback) -> None:
+    """When take ``take_action`` (new, or played again) has no head motion: an earlier take's head
+    motion playing on ``obj``'s head stops, and the head goes back to its rest rotation."""
+    from ..engine.errors import EmoTalkError
+
+    if take_action.get("emotalk_head_target"):
+        return
+    try:
+        target, bone = head_target(obj)
+    except EmoTalkError:
+        return
+    anim = target.animation_data
+    playing = anim.action if anim is not None else None
+    if playing is None or playing == take_action or playing.get(PART_OF_TAG) == take_action.name:
+        return
+    source = bpy.data.actions.get(playing.get(HEAD_OF_TAG, "")) or playing  # 4.2 companion, else the take
+    if source.get("emotalk_head_target") != target.name + (f":{bone}" if bone else ""):
+        return  # not head motion of ours (an artist's Action, or a face rig's part)
+    old_slot = compat.assigned_slot(anim)
+    compat.assign_action(anim, None, None)
+    rollback.on_undo(lambda: compat.assign_action(anim, playing, old_slot))
+    holder = target.pose.bones[bone] if bone else target
+    if REST_TAG in holder:
+        _keep_rotation(target, bone, rollback)
+        rest = Quaternion(tuple(holder[REST_TAG]))
+        mode = holder.rotation_mode
+        if mode == "QUATERNION":
+            holder.rotation_quaternion = rest
+        elif mode == "AXIS_ANGLE":
+            holder.rotation_axis_angle = (rest.angle, *rest.axis)
+        else:
+            holder.rotation_euler = rest.to_euler(mode)

@@ -170,6 +170,8 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
         rig_writer.add_rig_part(obj, action, weights_fps, start, take, rollback)  # mixed: jaw/eyes as bones
         if head is not None:
             head_motion_writer.write_head(obj, action, head, start, scene, take, rollback, bone=head_bone)
+        else:  # an earlier take's head motion must not go on playing under this one
+            head_motion_writer.stop_head(obj, action, rollback)
         if audio_path:
             _add_sound(scene, audio_path, start, action, take, rollback)
         if set_range:
@@ -365,6 +367,7 @@ def use_take(obj, action, scene=None) -> Take:
         _assign(key, action, slot, take, rollback)
         rig_writer.use_rig_part(obj, action, take, rollback)
         head_motion_writer.use_head(action, take, rollback)
+        head_motion_writer.stop_head(obj, action, rollback)  # a take without head motion: the head rests
         chosen = take_strip(scene, action)
         for strip in compat.all_strips(scene):
             if strip.get(TAKE_TAG):
