@@ -116,6 +116,7 @@ def test_artists_action_kept_and_use_and_delete_takes(blender):
     assert first.action not in bpy.data.actions
     assert len(bpy.data.actions) == n_actions - (1 if compat.slotted_actions() else 2)  # 4.2: its companion too
     assert obj.animation_data.action is None
+    assert np.allclose(head_motion_writer.rotation_of(obj), 0, atol=1e-4)  # back at rest
     assert second.action in bpy.data.actions
 
 

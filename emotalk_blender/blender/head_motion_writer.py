@@ -259,6 +259,10 @@ def delete_head(take_action, rollback: Rollback) -> None:
         old_slot = compat.assigned_slot(anim)
         compat.assign_action(anim, None, None)
         rollback.on_undo(lambda: compat.assign_action(anim, action, old_slot))
+        stored = take_action.get("emotalk_head_target", "")
+        bone = stored.partition(":")[2] or None
+        if bone is None or bone in target.pose.bones:
+            _to_rest(target, bone, rollback)
     if action != take_action and action.get(HEAD_OF_TAG) == take_action.name:
         bpy.data.actions.remove(action)
 
@@ -399,14 +403,20 @@ def stop_head(obj, take_action, rollback: Rollback) -> None:
     old_slot = compat.assigned_slot(anim)
     compat.assign_action(anim, None, None)
     rollback.on_undo(lambda: compat.assign_action(anim, playing, old_slot))
+    _to_rest(target, bone, rollback)
+
+
+def _to_rest(target, bone: str | None, rollback: Rollback) -> None:
+    """Put the head back at its remembered rest rotation (no Action keeps it turned any more)."""
     holder = target.pose.bones[bone] if bone else target
-    if REST_TAG in holder:
-        _keep_rotation(target, bone, rollback)
-        rest = Quaternion(tuple(holder[REST_TAG]))
-        mode = holder.rotation_mode
-        if mode == "QUATERNION":
-            holder.rotation_quaternion = rest
-        elif mode == "AXIS_ANGLE":
-            holder.rotation_axis_angle = (rest.angle, *rest.axis)
-        else:
-            holder.rotation_euler = rest.to_euler(mode)
+    if REST_TAG not in holder:
+        return
+    _keep_rotation(target, bone, rollback)
+    rest = Quaternion(tuple(holder[REST_TAG]))
+    mode = holder.rotation_mode
+    if mode == "QUATERNION":
+        holder.rotation_quaternion = rest
+    elif mode == "AXIS_ANGLE":
+        holder.rotation_axis_angle = (rest.angle, *rest.axis)
+    else:
+        holder.rotation_euler = rest.to_euler(mode)
