@@ -187,11 +187,11 @@ def test_cli_flags_match_the_api_and_fail_in_one_line(neutral_line, tmp_path):
     out = tmp_path / "d.npy"
     r = _cli(neutral_line, "-o", out, "--backend", "torch", "--precision", "fp32", "--emotion", "happy:0.6",
              "--emotion-track", "0:neutral,1:happy:0.6", "--crossfade", "4", "--upper-face", "1.2", "--lip-open", "0.1",
-             "--blink-rate", "2", "--gaze", "0.5", "--gaze-seed", "3")
+             "--blink-rate", "2", "--gaze", "0.5", "--gaze-seed", "3", "--neutral-lean", "0.5")
     assert r.returncode == 0, r.stderr
     want = _take(neutral_line, emotion_source="named", emotion="happy", emotion_mix=0.6,
                  emotion_track="0:neutral,1:happy:0.6", crossfade=4, upper_face=1.2, lip_open=0.1, blink_rate=2.0,
-                 gaze=0.5, gaze_seed=3)
+                 gaze=0.5, gaze_seed=3, neutral_lean=0.5)
     assert np.array_equal(np.load(out), want)
     for flags, message in ((["--emotion", "joy"], "--emotion joy: emotion 'joy' is not an emotion; expected one of"),
                            (["--lower-face", "-1"], "--lower-face must lie in 0..2"),

@@ -105,13 +105,15 @@ def test_unsure_reading_leans_to_neutral_and_off_is_todays_take(tmp_path, tiny_c
     _with_presets(ckpt, b)
     reading = R.read(b, audio, R.load_calibration(ckpt))
     name, p = reading.top
-    direction, got = R.lean_direction(b, audio, 90, ckpt)
+    lean = R.voice_lean(b, audio, ckpt)
+    got = R.LAST["reading"]
     if name == "neutral":
-        assert direction is None
+        assert lean is None
     else:
-        w = direction.weights
-        assert np.allclose(w[:, EMOTIONS.index("neutral")], 0.8 * (1 - p), atol=1e-6)
-        assert np.count_nonzero(w) == 90  # nothing but the neutral column
+        assert lean.weight == pytest.approx(0.8 * (1 - p))
+        e = np.ones((5, b.config.emotion_dim), np.float32)
+        neutral = lean.neutral
+        assert np.allclose(lean(e), (1 - lean.weight) * e + lean.weight * neutral[None, :], atol=1e-6)
     assert got.summary() == f"voice reads as: {name} {p:.2f}"
     off = GenerateSettings(checkpoint=str(ckpt), backend="numpy", neutral_lean=0.0, seed=3)
     raw = predict(b, audio)
@@ -125,7 +127,7 @@ def test_no_calibration_means_no_lean(tmp_path, tiny_checkpoint, audio):
     shutil.copyfile(tiny_checkpoint, ckpt)
     b = load_backend(ckpt, backend="numpy")
     _with_presets(ckpt, b)
-    assert R.lean_direction(b, audio, 90, ckpt) == (None, None)
+    assert R.voice_lean(b, audio, ckpt) is None and "reading" not in R.LAST
 
 
 def test_neutral_lean_setting_is_checked():

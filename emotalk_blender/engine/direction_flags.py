@@ -25,6 +25,8 @@ STRENGTH_FLAGS = (
                                              "generate writes NAME.head.npy"),
     ("--head-style", "head_style", str, "head motion style: natural, calm, lively, nodding, storyteller, anchor"),
     ("--head-seed", "head_seed", int, "the head motion's seed (default 0)"),
+    ("--neutral-lean", "neutral_lean", float, "0..1: an unsure emotion reading of the voice leans the face "
+                                              "toward neutral by up to this (default 0.8; 0 = off)"),
 )
 
 

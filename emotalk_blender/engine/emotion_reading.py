@@ -191,37 +191,59 @@ def load_calibration(checkpoint) -> Calibration:
 
 
 # --- the take: lean toward neutral when unsure ---------------------------------------------------------
-LAST: dict = {}  # "reading": the last take's Reading (for the Blender take summary), set by lean_direction
+LAST: dict = {}  # "reading": the last take's Reading (for the Blender take summary), set by voice_lean
 
 
-def lean_direction(backend, audio: np.ndarray, frames: int, checkpoint, max_lean: float = MAX_LEAN):
-    """(Direction or None, Reading or None) of a take whose emotion comes from its voice.
+@dataclass(frozen=True)
+class Lean:
+    """The voice's own emotion features leaned toward the neutral preset: ``(1 - w) e + w neutral``."""
+    weight: float
+    neutral: np.ndarray  # (emotion_dim,)
+    reading: Reading
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        f = np.asarray(features, np.float32)
+        return ((1 - self.weight) * f + self.weight * self.neutral[None, :]).astype(np.float32)
+
+
+def voice_lean(backend, audio: np.ndarray, checkpoint, max_lean: float = MAX_LEAN, direction=None) -> Lean | None:
+    """The lean of a take's voice features, or None (no lean: the take is exactly the voice's own).
 
     Leans only with what makes the confidence mean something and the target exist: a calibration
-    fitted for this checkpoint and its neutral preset. Without either, or with ``max_lean`` 0, or
-    when the voice reads as neutral: no direction (the take is exactly the voice's own).
+    fitted for this checkpoint and its neutral preset; not when ``max_lean`` is 0, when the direction
+    leaves the voice no share on any frame, or when the voice reads as neutral.
     """
     LAST.pop("reading", None)
     if max_lean <= 0:
-        return None, None
+        return None
+    if direction is not None and not (direction.weights.sum(axis=1) < 1 - 1e-6).any():
+        return None  # the voice's features are not used: nothing to lean
     cal = load_calibration(checkpoint)
     if cal.source == "none":
-        return None, None
-    from .emotion_control import COLUMNS, Direction, presets_for
+        return None
+    from .emotion_control import presets_for
 
     try:
         path, found = presets_for(checkpoint)
         presets = found.matrix(backend.config.emotion_dim, source=str(path))
     except Exception:  # no presets for this model: nothing to lean toward
-        return None, None
-    neutral = EMOTIONS.index("neutral")
-    if np.isnan(presets[neutral]).any():
-        return None, None
+        return None
+    neutral = presets[EMOTIONS.index("neutral")]
+    if np.isnan(neutral).any():
+        return None
     reading = read(backend, audio, cal)
     LAST["reading"] = reading
     w = lean_weight(reading, max_lean)
-    if w <= 0:
-        return None, reading
-    weights = np.zeros((frames, len(COLUMNS)), np.float32)
-    weights[:, neutral] = w
-    return Direction(weights, presets), reading
+    return Lean(w, neutral, reading) if w > 0 else None
+
+
+def directed_features(direction, lean: Lean | None):
+    """The ``direct`` callable of inference.predict: the lean on the voice's features, then the direction."""
+    if direction is None and lean is None:
+        return None
+    from .emotion_control import direct
+
+    def run(features: np.ndarray, f0: int, f1: int) -> np.ndarray:
+        return direct(lean(features) if lean is not None else features, f0, f1, direction)
+
+    return run

@@ -14,8 +14,8 @@ from . import head_motion
 from .audio import load_audio
 from .backends import load_backend, model_status, resolve_checkpoint
 from .constants import frames_for_samples
-from .emotion_control import direct, take_direction
-from .emotion_reading import lean_direction
+from .emotion_control import take_direction
+from .emotion_reading import directed_features, voice_lean
 from .face_parts import finish
 from .inference import Progress, predict
 from .settings import GenerateSettings
@@ -38,10 +38,9 @@ def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = Generate
     backend = load_backend(settings.checkpoint, settings.device, settings.backend, precision=settings.precision)
     direction = take_direction(backend, settings, frames_for_samples(len(audio)),
                                resolve_checkpoint(settings.checkpoint))
-    if direction is None and settings.neutral_lean > 0:  # the voice's own emotion: lean to neutral when unsure
-        direction, _ = lean_direction(backend, audio, frames_for_samples(len(audio)),
-                                      resolve_checkpoint(settings.checkpoint), settings.neutral_lean)
-    directed = None if direction is None else (lambda emotion, f0, f1: direct(emotion, f0, f1, direction))
+    # where the voice's own emotion is used, an unsure reading leans it toward neutral (emotion_reading.py)
+    lean = voice_lean(backend, audio, resolve_checkpoint(settings.checkpoint), settings.neutral_lean, direction)
+    directed = directed_features(direction, lean)
     raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel,
                   direct=directed)
     # With default settings this is exactly postprocess.postprocess (the released demo's steps).
