@@ -24,7 +24,7 @@ from .rollback import Rollback
 LENS_MM = 85.0  # a portrait lens: little perspective distortion of the face
 SENSOR_MM = 36.0
 BACKGROUND = (0.18, 0.19, 0.2)  # a neutral mid grey (linear)
-STUDIO_LIGHT = "studio.sl"
+STUDIO_LIGHT = "basic.sl"  # soft key and fill; studio.sl casts a hard nose shadow across the cheek
 FRAMINGS = ("close", "head")
 ENGINES = ("auto", "eevee", "workbench")
 
