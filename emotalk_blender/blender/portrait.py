@@ -161,8 +161,13 @@ def quiet(label: str = "", total: int = 0):
     """Silence Blender's C-level output (per-frame render log, EGL errors) while rendering; yields
     ``tick()`` that advances our own progress line. On an error the log's last lines are shown."""
     for s in (sys.stdout, sys.stderr):
-        s.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
+        if s is not None:
+            s.flush()
+    try:
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
+    except OSError:  # no standard streams (a GUI Blender without a console): nothing to silence
+        yield lambda: None
+        return
     log = tempfile.TemporaryFile(mode="w+b")
     out = os.fdopen(os.dup(saved[2]), "w")
     count = [0]
