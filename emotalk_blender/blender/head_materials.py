@@ -21,10 +21,13 @@ LOOKS = {
                     {"Subsurface Weight": 0.2, "Subsurface Radius": (1.0, 0.3, 0.2),
                      "Subsurface Scale": 0.003}),
     "teeth": ((0.88, 0.85, 0.76, 1.0), 0.25, {}),
-    "sclera": ((0.90, 0.87, 0.84, 1.0), 0.3, {}),
-    "cornea": ((1.0, 1.0, 1.0, 0.08), 0.02, {"Alpha": 0.08}),
-    "iris": ((0.20, 0.28, 0.36, 1.0), 0.4, {}),
-    "pupil": ((0.01, 0.01, 0.01, 1.0), 0.2, {}),
+    # eyes: the eye sits in the lids' shade and is a few pixels wide in a preview, so the iris
+    # must contrast with the sclera by value, not only by hue (a blue-grey iris read as blank glass)
+    "sclera": ((0.86, 0.82, 0.76, 1.0), 0.3, {}),
+    # Workbench: fully clear; EEVEE: a faint glossy coat for the eye's highlight
+    "cornea": ((1.0, 1.0, 1.0, 0.0), 0.02, {"Alpha": 0.06}),
+    "iris": ((0.16, 0.075, 0.03, 1.0), 0.7, {}),
+    "pupil": ((0.003, 0.002, 0.002, 1.0), 0.9, {}),
     # ICT's lashes are cards made for an alpha texture: a see-through dark keeps them from
     # reading as eyeliner
     "eyelashes": ((0.03, 0.02, 0.015, 0.18), 0.6, {"Alpha": 0.18}),

@@ -1,0 +1,66 @@
+"""The default head as a preview shows it (real bpy, Workbench renders): eyes with a visible iris
+and pupil, an open mouth that reads dark with teeth."""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+
+from emotalk_blender.blender import head_materials, portrait
+from emotalk_blender.engine import templates
+
+pytest_plugins = ["blender_support"]
+
+SIZE = 128
+
+
+def _luma(rgb) -> float:
+    r, g, b = rgb[:3]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _render(obj, tmp_path, point, lens: float, name: str) -> np.ndarray:
+    """A Workbench render (the default preview engine without a GPU) looking level at ``point``."""
+    with portrait.portrait_setup(obj, resolution=SIZE, framing="close", engine="workbench") as scene:
+        cam = scene.camera
+        cam.data.lens, cam.data.shift_x, cam.data.shift_y = lens, 0.0, 0.0
+        cam.location.x, cam.location.z = float(point[0]), float(point[2])
+        scene.render.filepath = str(tmp_path / name)
+        with portrait.quiet():
+            bpy.ops.render.render(write_still=True)
+    img = bpy.data.images.load(str(tmp_path / name))
+    try:
+        px = np.array(img.pixels[:], np.float32).reshape(SIZE, SIZE, 4)[::-1]  # row 0 = top
+    finally:
+        bpy.data.images.remove(img)
+    return 0.2126 * px[..., 0] + 0.7152 * px[..., 1] + 0.0722 * px[..., 2]
+
+
+@pytest.fixture()
+def head(blender):
+    assert bpy.ops.emotalk.create_head() == {"FINISHED"}
+    obj = bpy.context.active_object
+    return obj, templates.load_template_set(templates.default_template_path())
+
+
+def test_the_eye_shows_iris_and_pupil_in_workbench(head, tmp_path):
+    obj, ts = head
+    iris = ts.neutral[ts.region("iris_left")]
+    eye = _render(obj, tmp_path, iris.mean(0), 400.0, "eye.png")
+    c = SIZE // 2
+    row = eye[c]
+    pupil = eye[c - 2:c + 3, c - 2:c + 3].mean()
+    iris_ring = np.r_[row[c - 16:c - 8], row[c + 8:c + 16]].mean()
+    sclera = max(row[c - 32:c - 22].max(), row[c + 22:c + 32].max())
+    # sclera clearly lighter than the iris, the pupil darker than the iris
+    assert sclera > 1.8 * iris_ring, (sclera, iris_ring)
+    assert pupil < 0.8 * iris_ring, (pupil, iris_ring)
+    # Workbench draws the cornea shell fully clear, EEVEE nearly so: it cannot veil the iris
+    assert obj.data.materials[ts.material_names.index("cornea")].diffuse_color[3] == 0.0
+
+
+def test_eye_colours_are_natural():
+    sclera, iris, pupil = (head_materials.LOOKS[s][0] for s in ("sclera", "iris", "pupil"))
+    assert _luma(sclera) > 0.6 and max(sclera[:3]) - min(sclera[:3]) < 0.15  # off-white
+    assert _luma(pupil) < 0.01
+    assert 0.03 < _luma(iris) < 0.3 * _luma(sclera)
