@@ -64,3 +64,19 @@ def test_eye_colours_are_natural():
     assert _luma(sclera) > 0.6 and max(sclera[:3]) - min(sclera[:3]) < 0.15  # off-white
     assert _luma(pupil) < 0.01
     assert 0.03 < _luma(iris) < 0.3 * _luma(sclera)
+
+
+def test_an_open_mouth_reads_dark_with_off_white_teeth(head, tmp_path):
+    obj, ts = head
+    obj.data.shape_keys.key_blocks["jawOpen"].value = 0.6
+    idx = ts.region("lips")
+    lips = ts.neutral[idx] + 0.6 * ts.delta("jawOpen")[idx]
+    centre = lips.mean(0)  # with the jaw open: between the lips
+    img = _render(obj, tmp_path, centre, 200.0, "mouth.png")
+    c = SIZE // 2
+    inside = img[c - 3:c + 4, c - 6:c + 7].mean()  # the opening between the lips
+    skin = np.median(img[4:16, c - 20:c + 20])  # upper lip and philtrum
+    assert inside < 0.3 * skin, (inside, skin)
+    teeth, mouth, tongue = (head_materials.LOOKS[s][0] for s in ("teeth", "mouth", "gums_tongue"))
+    assert 0.3 < _luma(teeth) < 0.8  # off-white, not paper white
+    assert _luma(mouth) < 0.01 and _luma(tongue) < 0.05 and tongue[0] > 3 * tongue[1]  # dark reds

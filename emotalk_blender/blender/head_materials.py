@@ -16,11 +16,13 @@ LOOKS = {
     "skin": ((0.80, 0.56, 0.45, 1.0), 0.45,
              {"Subsurface Weight": 0.15, "Subsurface Radius": (1.0, 0.35, 0.2),
               "Subsurface Scale": 0.006}),
-    "mouth": ((0.30, 0.07, 0.07, 1.0), 0.6, {}),
-    "gums_tongue": ((0.62, 0.22, 0.24, 1.0), 0.3,
-                    {"Subsurface Weight": 0.2, "Subsurface Radius": (1.0, 0.3, 0.2),
-                     "Subsurface Scale": 0.003}),
-    "teeth": ((0.88, 0.85, 0.76, 1.0), 0.25, {}),
+    # mouth: lit like the face, a bright tongue read as pushing out of the lips; the inside of a
+    # mouth is in shadow, so the socket is near black-red and gums/tongue a deep red
+    "mouth": ((0.025, 0.004, 0.004, 1.0), 0.8, {}),
+    "gums_tongue": ((0.085, 0.014, 0.016, 1.0), 0.5,
+                    {"Subsurface Weight": 0.1, "Subsurface Radius": (1.0, 0.3, 0.2),
+                     "Subsurface Scale": 0.002}),
+    "teeth": ((0.62, 0.57, 0.47, 1.0), 0.35, {}),
     # eyes: the eye sits in the lids' shade and is a few pixels wide in a preview, so the iris
     # must contrast with the sclera by value, not only by hue (a blue-grey iris read as blank glass)
     "sclera": ((0.86, 0.82, 0.76, 1.0), 0.3, {}),
