@@ -80,3 +80,37 @@ def test_an_open_mouth_reads_dark_with_off_white_teeth(head, tmp_path):
     teeth, mouth, tongue = (head_materials.LOOKS[s][0] for s in ("teeth", "mouth", "gums_tongue"))
     assert 0.3 < _luma(teeth) < 0.8  # off-white, not paper white
     assert _luma(mouth) < 0.01 and _luma(tongue) < 0.05 and tongue[0] > 3 * tongue[1]  # dark reds
+
+
+def _evaluated(obj) -> np.ndarray:
+    dg = bpy.context.evaluated_depsgraph_get()
+    ev = obj.evaluated_get(dg)
+    me = ev.to_mesh()
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    return co.reshape(-1, 3) @ np.asarray(obj.matrix_world.to_3x3()).T + np.asarray(obj.matrix_world.translation)
+
+
+def test_head_motion_turns_the_head_on_a_still_neck(head):
+    from emotalk_blender.blender import head_motion_writer, scene_writer
+
+    obj, ts = head
+    arm, bone = head_motion_writer.head_target(obj)
+    assert arm is not obj and bone == "head"  # Create head's own neck rig
+    motion = np.zeros((12, 3), np.float32)
+    motion[:, 0], motion[:, 1], motion[:, 2] = 8.0, 15.0, 5.0  # pitch, yaw, roll (degrees)
+    take = scene_writer.write_take(obj, np.zeros((12, 52), np.float32), head=motion)
+    bpy.context.scene.frame_set(take.start + 6)
+    co = _evaluated(obj)
+    moved = np.linalg.norm(co - ts.neutral, axis=1)
+    cut = ts.neutral[:, 2] < ts.neutral[:, 2].min() + 0.005  # the neck's lowest vertices
+    assert cut.sum() > 20 and moved[cut].max() < 2e-4  # the neck base stays (under 0.2 mm)
+    eyes = ts.region("eyeball_left")
+    assert moved[eyes].mean() > 0.02  # the face turns (a 15 degree yaw moves the eyes cm)
+    assert co[eyes, 0].mean() > ts.neutral[eyes, 0].mean() + 0.01  # towards the character's left
+    assert obj.matrix_world.to_quaternion().angle == 0  # the object itself is not rotated
+    assert np.allclose(head_motion_writer.rotation_of(arm, bone), motion[6], atol=1e-3)
+    # the neck bends smoothly: halfway up the neck moves, less than the head
+    mid = np.abs(ts.neutral[:, 2] - 0.5 * ts.neutral[:, 2].min()) < 0.003
+    assert 0 < np.median(moved[mid]) < moved[eyes].mean()

@@ -63,6 +63,10 @@ def build_head_object(template_set: templates.TemplateSet, name: str = "EmoTalk 
     for key in ("source", "licence"):
         if ts.metadata.get(key):
             obj[f"emotalk_{key}"] = ts.metadata[key]
+    from . import head_rig
+
+    if head_rig.wants_rig(ts):  # head motion turns the head on its neck, the neck's cut stays
+        head_rig.add_neck_rig(obj, ts, collection)
     return obj
 
 
