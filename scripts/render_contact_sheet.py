@@ -32,11 +32,11 @@ REGION_COLOURS = {"eyeball_": (0.95, 0.95, 0.93), "iris_": (0.16, 0.10, 0.07),
                   "teeth": (0.95, 0.94, 0.88), "tongue": (0.75, 0.38, 0.38),
                   "mouth_cavity": (0.45, 0.22, 0.22)}  # optional regions, painted when present
 TINT = (0.35, 0.55, 0.95)  # where the target moves vertices
-# Sets with material slots (the ICT-FaceKit head) are painted by the slots of their faces; the
-# cornea, opaque here, takes the iris's colour so the eyes read.
-MATERIAL_COLOURS = {"mouth": (0.45, 0.22, 0.22), "gums_tongue": (0.75, 0.38, 0.38),
-                    "teeth": (0.95, 0.94, 0.88), "sclera": (0.95, 0.95, 0.93), "iris": (0.25, 0.32, 0.42),
-                    "cornea": (0.25, 0.32, 0.42), "pupil": (0.03, 0.03, 0.03), "eyelashes": (0.35, 0.27, 0.24)}
+# Sets with material slots (the ICT-FaceKit head) are painted by the slots of their faces, in the
+# colours of the add-on's materials (blender/head_materials.py); the cornea shell is left out of
+# the sheets' mesh (vertex colours cannot be see-through) so the iris and pupil show.
+SHEET_SLOTS = ("mouth", "gums_tongue", "teeth", "sclera", "iris", "pupil")
+MATERIAL_COLOURS = {"eyelashes": (0.35, 0.27, 0.24)}  # the lash cards: opaque here, kept light
 
 
 def _setup_scene(cell: int, matcap: str):
@@ -128,8 +128,11 @@ def base_colours(ts) -> np.ndarray:
     """Skin everywhere; eyeballs, irises, teeth, tongue and mouth painted if the set names them."""
     rgb = np.tile(np.array(SKIN), (ts.num_vertices, 1))
     if ts.face_materials is not None:
+        from emotalk_blender.blender.head_materials import LOOKS
+
         corner_slot = np.repeat(ts.face_materials, ts.face_sizes)
-        for slot, colour in MATERIAL_COLOURS.items():
+        colours = {slot: LOOKS[slot][0][:3] for slot in SHEET_SLOTS} | MATERIAL_COLOURS
+        for slot, colour in colours.items():
             if slot in ts.material_names:
                 rgb[ts.face_indices[corner_slot == ts.material_names.index(slot)]] = colour
         return rgb
@@ -140,9 +143,26 @@ def base_colours(ts) -> np.ndarray:
     return rgb
 
 
+def _drop_cornea(mesh) -> None:
+    """Delete the faces of the cornea slot (vertices and shape keys kept)."""
+    import bmesh
+
+    slot = mesh.materials.find("EmoTalk cornea")
+    idx = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("material_index", idx)
+    if slot < 0 or not (idx == slot).any():
+        return
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    bmesh.ops.delete(bm, geom=[f for f in bm.faces if f.material_index == slot], context="FACES_ONLY")
+    bm.to_mesh(mesh)
+    bm.free()
+
+
 def _set_colours(obj, base: np.ndarray, moved: np.ndarray):
     """Per-vertex colour: the base colour, tinted by how far the target moves each vertex."""
     mesh = obj.data
+    _drop_cornea(mesh)
     attr = mesh.color_attributes.get("moved") or mesh.color_attributes.new("moved", "FLOAT_COLOR", "POINT")
     mesh.color_attributes.active_color = attr
     w = np.clip(moved, 0.0, 1.0)[:, None] ** 0.7

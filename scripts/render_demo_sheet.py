@@ -196,11 +196,18 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
         for k, (f, kind) in enumerate(picks):
             for i, name in enumerate(arkit.ARKIT_NAMES):
                 keys[name].value = float(weights[f, i])
-            if head is not None:  # as the add-on's writer turns the head object (head_motion_writer)
-                from emotalk_blender.blender.head_motion_writer import local_delta
+            if head is not None:  # as the add-on's writer turns the head (head_motion_writer): the
+                # head bone of Create head's neck rig, else the object
+                from emotalk_blender.blender.head_motion_writer import head_target, local_delta
 
-                obj.rotation_mode = "QUATERNION"
-                obj.rotation_quaternion = local_delta(head[f:f + 1])[0].to_quaternion()
+                target, bone = head_target(obj)
+                turn = local_delta(head[f:f + 1])[0]
+                if bone:
+                    b = target.data.bones[bone].matrix_local.to_3x3()
+                    turn = b.inverted() @ turn @ b
+                holder = target.pose.bones[bone] if bone else target
+                holder.rotation_mode = "QUATERNION"
+                holder.rotation_quaternion = turn.to_quaternion()
             label.set(label_of(f, kind, float(aperture[f]), (phones or {}).get(f, "")))
             scene.render.filepath = str(Path(tmp) / f"{k:02d}.png")
             with quiet():  # no per-frame "Saved" lines, no EGL noise
