@@ -19,20 +19,27 @@ pytest_plugins = ["blender_support"]  # the `blender` fixture
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Made in a child process: merely enabling the bundled Rigify makes the bpy 4.2 module crash when its
+# process exits (a segfault after the last test, failing the run); the tests only open the saved rig.
+_MAKE_RIG = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import bpy
+from emotalk_blender.blender import rigify_face
+bpy.ops.wm.read_factory_settings(use_empty=True)
+rigify_face.generate_rig()
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
 @pytest.fixture(scope="session")
 def rigify_blend(tmp_path_factory):
     """A .blend holding a Rigify rig generated from the human meta-rig (generated once per session)."""
     path = tmp_path_factory.mktemp("rigify") / "rig.blend"
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    rigify_face.generate_rig()
-    bpy.ops.wm.save_as_mainfile(filepath=str(path))
-    import addon_utils  # importable once bpy is
-
-    addon_utils.disable("rigify", default_set=True)  # its file-load handlers are not ours to run
-    for handler in list(bpy.app.handlers.load_post):  # Rigify 5.x leaves one behind on unregister
-        if getattr(handler, "__module__", "").startswith("rigify"):
-            bpy.app.handlers.load_post.remove(handler)
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    r = subprocess.run([sys.executable, "-c", _MAKE_RIG, str(ROOT), str(path)], capture_output=True, text=True)
+    assert r.returncode == 0 and path.is_file(), r.stderr[-2000:]
     return path
 
 
