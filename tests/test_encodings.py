@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from emotalk_blender.engine import backends, encodings, precision
+from emotalk_blender.engine.audio import load_audio
 from emotalk_blender.engine.pipeline import generate
 from emotalk_blender.engine.settings import GenerateSettings
 
@@ -32,10 +33,12 @@ def test_a_retake_that_changes_only_direction_runs_no_encoder(monkeypatch, speec
     calls = count_encoder_calls(monkeypatch, backend)
     generate(speech_wav, first)
     assert calls == {"emotion": 1, "content": 1}
+    hits = encodings.stats["hits"]
     retake = GenerateSettings(backend=backend_name, precision="fp32", level=0.3, person=7, emotion_source="named",
                               emotion="happy", emotion_mix=0.8, smooth=False, blinks=False, gaze=0.0, seed=3)
     got = generate(speech_wav, retake)
     assert calls == {"emotion": 1, "content": 1}, "a re-take re-ran an encoder"
+    assert encodings.stats["hits"] >= hits + 2  # the encoders and the voice's emotion reading, if any
     monkeypatch.setattr(encodings, "MAX_BYTES", 0)  # nothing kept: the full computation
     want = generate(speech_wav, retake)
     assert calls == {"emotion": 2, "content": 2}
@@ -92,3 +95,15 @@ def test_auto_precision_keeps_the_default_model_fp32_and_equal_to_numpy(monkeypa
     numpy_take = generate(speech_wav, GenerateSettings(backend="numpy"))
     assert np.abs(torch_take - numpy_take).max() <= 1e-5
     backends._CACHE.clear()
+
+
+def test_the_voice_reading_of_a_retake_is_not_computed_again(speech_wav):
+    from emotalk_blender.engine import emotion_reading
+
+    backend = backends.load_backend(None, "cpu", "numpy")
+    encodings.clear()
+    audio = load_audio(speech_wav)
+    first = emotion_reading.hidden_states(backend, audio)
+    misses = encodings.stats["misses"]
+    again = emotion_reading.hidden_states(backend, audio)
+    assert encodings.stats["misses"] == misses and np.array_equal(first, again)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import encodings
 from .backend import normalise_audio
 from .constants import EMOTIONS, FPS, SAMPLE_RATE
 
@@ -94,7 +95,9 @@ def hidden_states(backend, audio: np.ndarray) -> np.ndarray:
     out = []
     for k, s in enumerate(starts):
         e = len(audio) if k == len(starts) - 1 else s + chunk
-        out.append(_hidden(backend, normalise_audio(audio[s:e])))
+        wav = normalise_audio(audio[s:e])
+        # kept with the encoder outputs, so a re-take of the same audio does not read it again
+        out.append(encodings.encode(backend, "reading", wav, 0, lambda: _hidden(backend, wav)))
     return np.concatenate(out).astype(np.float32)
 
 
