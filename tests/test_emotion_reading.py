@@ -62,6 +62,7 @@ def test_calibration_math_and_fit():
     raw = R.Calibration().probabilities(over)
     cal = fit(over, labels)
     assert cal.temperature == pytest.approx(4.0 / 1.5, rel=0.1)
+    assert fit(over, labels, balanced=False).temperature == pytest.approx(4.0 / 1.5, rel=0.1)  # balanced classes
     assert ece(cal.probabilities(over), labels) < 0.5 * ece(raw, labels)
     assert ece(np.eye(7)[labels], labels) == 0.0  # right and sure: calibrated
     c = R.Calibration(2.0, (0.0,) * 6 + (1.0,))

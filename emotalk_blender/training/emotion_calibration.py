@@ -47,12 +47,15 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     return float(total)
 
 
-def fit(logits: np.ndarray, labels: np.ndarray) -> Calibration:
-    """Temperature and bias minimising the class-balanced NLL (with a small L2 on the bias)."""
+def fit(logits: np.ndarray, labels: np.ndarray, balanced: bool = True) -> Calibration:
+    """Temperature and bias minimising the NLL (class-balanced unless ``balanced`` is False; a small
+    L2 on the bias). Balanced suits a model that over-reads one class; plain suits a test mix like
+    the fit set's (it tracks the ECE of that mix)."""
     present = np.unique(labels)
-    weights = np.zeros(len(labels))
-    for c in present:
-        weights[labels == c] = 1.0 / (labels == c).sum() / len(present)
+    weights = np.full(len(labels), 1.0 / len(labels))
+    if balanced:
+        for c in present:
+            weights[labels == c] = 1.0 / (labels == c).sum() / len(present)
 
     def loss(theta):
         t, b = np.exp(theta[0]), theta[1:]
@@ -137,6 +140,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="calibration file (default: beside the checkpoint)")
     ap.add_argument("--backend", default="numpy", choices=("numpy", "torch"))
     ap.add_argument("--cache", help="npz of the clips' logits (re-fitting without re-reading)")
+    ap.add_argument("--plain", action="store_true", help="plain NLL instead of the class-balanced one")
     args = ap.parse_args(argv)
     ckpt = resolve_checkpoint(args.checkpoint)
     sets = clip_sets(args.sources)
@@ -152,14 +156,15 @@ def main(argv=None) -> int:
     yf = np.array([c[1] for c in sets["fit"]])
     yt = np.array([c[1] for c in sets["test"]])
     st = np.array([c[2] for c in sets["test"]])
-    cal = fit(lf, yf)
+    cal = fit(lf, yf, balanced=not args.plain)
     before, after = report(Calibration().probabilities(lt), yt, st), report(cal.probabilities(lt), yt, st)
     result = {"model": {"file": Path(ckpt).name, "bytes": Path(ckpt).stat().st_size, "sha256": file_sha256(ckpt)},
               "temperature": round(cal.temperature, 5), "bias": [round(b, 5) for b in cal.bias],
               "emotions": list(EMOTIONS),
               "fit_set": {s: int(sum(1 for c in sets["fit"] if c[2] == s)) for s in {c[2] for c in sets["fit"]}},
               "test_before": before, "test_after": after,
-              "method": "softmax(logits / T + b), T and b minimising the class-balanced NLL on the fit set"}
+              "method": "softmax(logits / T + b), T and b minimising the "
+                        f"{'plain' if args.plain else 'class-balanced'} NLL on the fit set"}
     out = Path(args.out) if args.out else calibration_path(ckpt)
     write_text(out, json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("temperature", "bias", "fit_set", "test_before", "test_after")},
