@@ -21,14 +21,14 @@ from mathutils import Euler, Matrix, Quaternion
 
 from ..engine import takes
 from ..engine.head_motion import PITCH, ROLL, YAW
-from . import compat
+from . import artist_action, compat
 from .rollback import Rollback
 
 HEAD_OF_TAG = "emotalk_head_of"  # 4.2: the take whose head motion this companion Action is
 PART_OF_TAG = "emotalk_part_of"  # 4.2: another writer's companion Action of a take (face rig)
 TAKE_TAG = "emotalk_take"
 REST_TAG = "emotalk_head_rest"  # on the target: its rest rotation (quaternion w, x, y, z)
-NLA_TRACK = "EmoTalk: artist's animation"
+NLA_TRACK = artist_action.NLA_TRACK
 GROUP = "EmoTalk Head"
 _LINEAR = 1
 # Bone names looked for, best first (case-insensitive); then any bone whose name holds "head", then "neck".
@@ -164,23 +164,8 @@ def _is_ours(action, take_action) -> bool:
 
 def _play(target, action, slot, take, rollback: Rollback) -> None:
     """``target`` plays ``action``; an artist's Action playing there moves to an NLA track under it."""
-    if target.animation_data is None:
-        target.animation_data_create()
-        rollback.on_undo(target.animation_data_clear)
-    anim = target.animation_data
-    old, old_slot = anim.action, compat.assigned_slot(anim)
-    if old is not None and not _is_ours(old, action):
-        track = anim.nla_tracks.new()
-        track.name = NLA_TRACK
-        strip = track.strips.new(old.name, int(old.frame_range[0]), old)
-        if old_slot is not None and hasattr(strip, "action_slot"):
-            strip.action_slot = old_slot
-        rollback.on_undo(lambda: anim.nla_tracks.remove(track))
-        rollback.set(old, use_fake_user=True)
-        take.warnings.append(f"Action {old.name!r} of {target.name!r} is unchanged and plays from the NLA track "
-                             f"{NLA_TRACK!r} under the head motion")
-    rollback.on_undo(lambda: compat.assign_action(anim, old, old_slot))
-    compat.assign_action(anim, action, slot)
+    artist_action.play_over(target, action, slot, take, rollback, lambda old: _is_ours(old, action),
+                            under="the head motion")
 
 
 def _keep_rotation(target, bone, rollback: Rollback) -> None:

@@ -23,12 +23,12 @@ from ..engine.arkit import INDEX
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.motion_io import check_motion
 from ..engine.pose_blend import EULER_ORDERS, blend, quat_to_euler
-from . import compat, head_motion_writer, rig_mapping, scene_writer
+from . import artist_action, compat, head_motion_writer, rig_mapping, scene_writer
 from .rollback import Rollback
 
 RIG_TAG = "emotalk_rig"  # the armature object a take (or a take's rig part) was written for
 PART_OF_TAG = "emotalk_part_of"  # 4.2: the take whose rig part this companion Action is
-NLA_TRACK = "EmoTalk: artist's action"  # where the artist's own Action keeps playing under the take
+NLA_TRACK = artist_action.NLA_TRACK  # where the artist's own Action keeps playing under the take
 
 
 def rig_curves(obj, weights_fps: np.ndarray, mapping=None) -> list[tuple[str, int, str, np.ndarray]]:
@@ -92,23 +92,7 @@ def _keep_pose(obj, curves, rollback: Rollback) -> None:
 
 def _assign(obj, action, slot, take, rollback: Rollback) -> None:
     """Play ``action`` on the rig; an artist's Action playing there moves to an NLA track under it."""
-    if obj.animation_data is None:
-        obj.animation_data_create()
-        rollback.on_undo(obj.animation_data_clear)
-    anim = obj.animation_data
-    old, old_slot = anim.action, compat.assigned_slot(anim)
-    if old is not None and not scene_writer.is_take(old):
-        track = anim.nla_tracks.new()
-        track.name = NLA_TRACK
-        strip = track.strips.new(old.name, int(old.frame_range[0]), old)
-        if old_slot is not None and hasattr(strip, "action_slot"):
-            strip.action_slot = old_slot
-        rollback.on_undo(lambda: anim.nla_tracks.remove(track))
-        rollback.set(old, use_fake_user=True)
-        take.warnings.append(f"Action {old.name!r} is unchanged and plays from the NLA track {NLA_TRACK!r} "
-                             "under the take")
-    rollback.on_undo(lambda: compat.assign_action(anim, old, old_slot))
-    compat.assign_action(anim, action, slot)
+    artist_action.play_over(obj, action, slot, take, rollback, scene_writer.is_take)
 
 
 def write_rig_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=None, name: str | None = None,
