@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .constants import EMOTIONS, FPS, NUM_PERSONS
+from .head_motion import STYLES as HEAD_STYLES
 
 LAYERS = ("network", "post", "direction", "face", "eyes", "head")
 
@@ -37,6 +38,7 @@ class Control:
     engine: bool = True  # a GenerateSettings field (False: Blender only, e.g. use_markers)
     subtype: str = ""  # bpy subtype ("FACTOR", "FILE_PATH")
     hidden: bool = False  # not shown in the UI
+    summary: bool = False  # the take summary lists it when it differs from its default
     check: Callable | None = None  # a checker of its own (its message): value -> value; else the range
 
     @property
@@ -95,7 +97,6 @@ def _lazy(module: str, function: str, *args):
 _SOURCES = (("voice", "Voice", "The emotion the voice itself carries (as the released model)"),
             ("named", "Named emotion", "One of the model's emotion presets"),
             ("reference", "Reference clip", "The emotion of another recording; the lips follow this line"))
-_HEAD_STYLES = ("natural", "calm", "lively", "nodding", "storyteller", "anchor")  # head_motion.STYLES
 
 
 CONTROLS: tuple[Control, ...] = (
@@ -123,32 +124,32 @@ CONTROLS: tuple[Control, ...] = (
     Control("crossfade", "int", 10, 0, 10 * FPS, unit="frames", label="Cross-fade",
             help="Frames (at 30 fps) over which each marker's emotion fades in",
             check=_lazy("emotion_control", "check_crossfade")),
-    Control("upper_face", "float", 1.0, 0.0, 2.0, label="Upper face", layer="face",
+    Control("upper_face", "float", 1.0, 0.0, 2.0, summary=True, label="Upper face", layer="face",
             help="Strength of brows, eyes, cheeks and nose"),
-    Control("lower_face", "float", 1.0, 0.0, 2.0, label="Lower face", layer="face",
+    Control("lower_face", "float", 1.0, 0.0, 2.0, summary=True, label="Lower face", layer="face",
             help="Strength of jaw, mouth and tongue"),
-    Control("lip_open", "float", 0.0, -1.0, 1.0, label="Lip open", layer="face",
+    Control("lip_open", "float", 0.0, -1.0, 1.0, summary=True, label="Lip open", layer="face",
             help="Opens (or closes) the jaw; p/b/m closures stay closed"),
-    Control("eyelid", "float", 0.0, -1.0, 1.0, label="Eyelids", layer="face",
+    Control("eyelid", "float", 0.0, -1.0, 1.0, summary=True, label="Eyelids", layer="face",
             help="Positive: wider eyes; negative: lower lids"),
-    Control("blink_strength", "float", 1.0, 0.0, 1.0, label="Blink strength", layer="eyes", subtype="FACTOR",
-            help="Gain on the inserted blinks"),
-    Control("blink_rate", "float", 1.0, 0.1, 4.0, label="Blink rate", layer="eyes",
+    Control("blink_strength", "float", 1.0, 0.0, 1.0, summary=True, label="Blink strength", layer="eyes",
+            subtype="FACTOR", help="Gain on the inserted blinks"),
+    Control("blink_rate", "float", 1.0, 0.1, 4.0, summary=True, label="Blink rate", layer="eyes",
             help="Times the released demo's blink rate"),
-    Control("upper_smooth", "int", 5, 1, 31, label="Upper smoothing", layer="face", odd=True, off="1 = off",
-            help="Savitzky-Golay window of the upper face (odd; 1 = off)"),
-    Control("lower_smooth", "int", 5, 1, 31, label="Lower smoothing", layer="face", odd=True, off="1 = off",
-            help="Savitzky-Golay window of the lower face (odd; 1 = off)"),
-    Control("gaze", "float", 0.0, 0.0, 1.0, label="Gaze", layer="eyes", subtype="FACTOR", off="0 = off",
-            help="Procedural eye saccades and drift (0 = off)", check=_lazy("gaze", "check_strength")),
+    Control("upper_smooth", "int", 5, 1, 31, summary=True, label="Upper smoothing", layer="face", odd=True,
+            off="1 = off", help="Savitzky-Golay window of the upper face (odd; 1 = off)"),
+    Control("lower_smooth", "int", 5, 1, 31, summary=True, label="Lower smoothing", layer="face", odd=True,
+            off="1 = off", help="Savitzky-Golay window of the lower face (odd; 1 = off)"),
+    Control("gaze", "float", 0.0, 0.0, 1.0, summary=True, label="Gaze", layer="eyes", subtype="FACTOR",
+            off="0 = off", help="Procedural eye saccades and drift (0 = off)", check=_lazy("gaze", "check_strength")),
     Control("gaze_seed", "int", 0, 0, label="Gaze seed", layer="eyes", help="The gaze's own seed"),
-    Control("head_motion", "float", 0.0, 0.0, 2.0, label="Head motion", layer="head",
+    Control("head_motion", "float", 0.0, 0.0, 2.0, summary=True, label="Head motion", layer="head",
             help="Head nods and turns from the voice, on the head object or its head/neck bone "
                  "(0 = off, 1 = natural); generate writes NAME.head.npy",
             check=_lazy("head_motion", "check_strength", "head_motion")),
     Control("head_style", "enum", "natural", label="Head style", layer="head",
-            items=tuple((s, s.title(), f"{s} head motion") for s in _HEAD_STYLES),
-            help="Head motion style: " + ", ".join(_HEAD_STYLES),
+            items=tuple((s, s.title(), f"{s} head motion") for s in HEAD_STYLES),
+            help="Head motion style: " + ", ".join(HEAD_STYLES),
             check=_lazy("head_motion", "check_style", "head_style")),
     Control("head_seed", "int", 0, 0, label="Head seed", layer="head", help="The head motion's own seed",
             check=_lazy("head_motion", "check_seed", "head_seed")),
@@ -159,14 +160,7 @@ CONTROLS: tuple[Control, ...] = (
 
 BY_NAME = {c.name: c for c in CONTROLS}
 ENGINE_FIELDS = tuple(c.name for c in CONTROLS if c.engine)
-FACE_FIELDS = ("upper_face", "lower_face", "lip_open", "eyelid", "blink_strength", "blink_rate",
-               "upper_smooth", "lower_smooth")  # face_parts.FaceControls: checked there, together
-# Numbers the take summary lists when they differ from their default.
-SUMMARY_FIELDS = (*FACE_FIELDS, "gaze", "head_motion")
-
-
-def defaults() -> dict:
-    return {c.name: c.default for c in CONTROLS}
+SUMMARY_FIELDS = tuple(c.name for c in CONTROLS if c.summary)
 
 
 def summary(stored: dict) -> str:

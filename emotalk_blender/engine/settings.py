@@ -2,8 +2,9 @@
 
 The controls are the released model's: an emotion ``level`` in 0..1 and a speaking style
 ``person`` (the checkpoint's and the CLI's name for it): one of ``NUM_PERSONS`` styles, or a mix
-of them as ``NUM_PERSONS`` non-negative weights. The CLI, the pipeline and the Blender operators
-all check them with ``validate_controls`` before any long work.
+of them as ``NUM_PERSONS`` non-negative weights. The settings' fields come from the table of controls
+(engine/controls.py); ``validated()`` checks them all once and returns a frozen copy the pipeline, the
+head motion and the take's record trust (the front ends call it before any long work).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Sequence
 
 from .backend import BACKENDS
 from .constants import NUM_PERSONS
-from .controls import CONTROLS, FACE_FIELDS
+from .controls import CONTROLS
 from .devices import check_device
 from .errors import EmoTalkError
 from .precision import precision_of
@@ -73,7 +74,13 @@ GenerateSettings.__doc__ = """What a take is generated with: one field per engin
 # Checked here by their own rules (pairs, the track's grammar, a file, face_parts' joint check);
 # every other control by its row of the table.
 _OWN_CHECKS = {"level", "person", "smooth", "blinks", "emotion_source", "emotion_mix", "emotion_track",
-               "emotion_reference", *FACE_FIELDS}
+               "emotion_reference"}
+
+
+def _face_fields() -> set[str]:
+    from .face_parts import FaceControls
+
+    return {f.name for f in dataclasses.fields(FaceControls)}
 
 
 def check_direction(s: GenerateSettings) -> GenerateSettings:
@@ -81,7 +88,8 @@ def check_direction(s: GenerateSettings) -> GenerateSettings:
     from .emotion_control import TrackEntry, base_entry, parse_track
     from .errors import AudioError
 
-    values = {c.name: c.validate(getattr(s, c.name)) for c in CONTROLS if c.engine and c.name not in _OWN_CHECKS}
+    own = _OWN_CHECKS | _face_fields()
+    values = {c.name: c.validate(getattr(s, c.name)) for c in CONTROLS if c.engine and c.name not in own}
     base_entry(s.emotion_source, values["emotion"], s.emotion_mix)
     track = s.emotion_track
     if isinstance(track, str):  # text from a user or a file: parsed here, once
