@@ -15,6 +15,9 @@ from typing import Any, Callable
 
 from .constants import EMOTIONS, FPS, NUM_PERSONS
 from .head_motion import STYLES as HEAD_STYLES
+from .head_motion import check_seed as check_head_seed
+from .head_motion import check_strength as check_head_strength
+from .head_motion import check_style as check_head_style
 
 LAYERS = ("network", "post", "direction", "face", "eyes", "head")
 
@@ -26,7 +29,7 @@ class Control:
     default: Any
     low: float | None = None
     high: float | None = None
-    unit: str = ""  # shown in the CLI help: "frames", "x the demo's rate", ...
+    unit: str = ""  # shown after the default in the CLI help: "frames", ...
     label: str = ""
     help: str = ""
     layer: str = "direction"  # which part of the engine reads it (LAYERS)
@@ -81,12 +84,16 @@ class Control:
         return value
 
     def help_text(self) -> str:
-        return f"{self.help} (default {self.default:g})" if isinstance(self.default, (int, float)) \
-            and not isinstance(self.default, bool) else self.help
+        """The CLI help: the help and, for a number, its range and default (with its unit)."""
+        if not isinstance(self.default, (int, float)) or isinstance(self.default, bool):
+            return self.help
+        span = f"{self.span()}, " if self.low is not None else ""
+        return f"{self.help} ({span}default {self.default:g}{' ' + self.unit if self.unit else ''})"
 
 
 def _lazy(module: str, function: str, *args):
-    """A checker from another engine module, imported at first use (they import the settings)."""
+    """A checker from another engine module, imported at first use (emotion_control and gaze import much
+    more than the table needs, settings among it)."""
     def check(value):
         import importlib
 
@@ -119,8 +126,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("use_markers", "bool", False, label="Use timeline markers", engine=False, cli=False,
             help="Markers named after an emotion (happy, angry 0.6) switch to it from their frame on"),
     Control("emotion_track", "str", "", label="Emotion track", hidden=True,
-            help="Emotion over time as text, 0:neutral,2.5:angry:0.8 (seconds:emotion[:strength]); "
-                 "used when markers are off"),
+            help='Emotion over time: "0:neutral,2.5:angry:0.8" (seconds:emotion[:strength]; also voice, '
+                 "reference); in Blender, used when markers are off"),
     Control("crossfade", "int", 10, 0, 10 * FPS, unit="frames", label="Cross-fade",
             help="Frames (at 30 fps) over which each marker's emotion fades in",
             check=_lazy("emotion_control", "check_crossfade")),
@@ -146,13 +153,13 @@ CONTROLS: tuple[Control, ...] = (
     Control("head_motion", "float", 0.0, 0.0, 2.0, summary=True, label="Head motion", layer="head",
             help="Head nods and turns from the voice, on the head object or its head/neck bone "
                  "(0 = off, 1 = natural); generate writes NAME.head.npy",
-            check=_lazy("head_motion", "check_strength", "head_motion")),
+            check=lambda value: check_head_strength(value, "head_motion")),
     Control("head_style", "enum", "natural", label="Head style", layer="head",
             items=tuple((s, s.title(), f"{s} head motion") for s in HEAD_STYLES),
             help="Head motion style: " + ", ".join(HEAD_STYLES),
-            check=_lazy("head_motion", "check_style", "head_style")),
+            check=lambda value: check_head_style(value, "head_style")),
     Control("head_seed", "int", 0, 0, label="Head seed", layer="head", help="The head motion's own seed",
-            check=_lazy("head_motion", "check_seed", "head_seed")),
+            check=lambda value: check_head_seed(value, "head_seed")),
     Control("neutral_lean", "float", 0.8, 0.0, 1.0, label="Neutral lean", layer="direction", subtype="FACTOR",
             off="0 = off", help="An unsure emotion reading of the voice leans the face toward neutral by up to "
                                 "this (0 = off)"),
