@@ -25,10 +25,10 @@ from ..engine.audio import check_audio_path
 from ..engine.backend import BACKENDS
 from ..engine.precision import PRECISIONS
 from ..engine.constants import NUM_PERSONS
-from ..engine.devices import check_device
 from ..engine.progress import ProgressBar
 from ..engine.errors import EmoTalkError
-from ..engine.settings import GenerateSettings, parse_person, validate_controls
+from ..engine.cli import settings_of
+from ..engine.settings import GenerateSettings
 
 
 MAX_RESOLUTION = 8192  # preview pixels: beyond, a render takes hours and gigabytes
@@ -54,7 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--level", type=float, default=1.0, help="emotion level 0..1 (default 1)")
     parser.add_argument("--person", default="0",
                         help=f"speaking style 0..{NUM_PERSONS - 1}, or a mix like 3:0.5,7:0.5 (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     parser.add_argument("--raw", action="store_true", help="no smoothing and no blinks")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -75,36 +74,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True,
             checkpoint=None, device=None, backend="auto", start_frame=1, progress=None, scene=None,
-            precision="auto", direction: dict | None = None):
+            precision="auto", direction: dict | None = None, settings: GenerateSettings | None = None):
     """Generate a take from ``audio`` and write it onto ``obj`` (as the Generate button does);
-    ``direction``: GenerateSettings fields directing it (emotion, strengths, gaze)."""
-    import json
-
+    ``direction``: GenerateSettings fields directing it (emotion, strengths, gaze); ``settings``: all of
+    them at once (the keywords are then unused)."""
     from ..engine import pipeline
+    from ..engine.controls import ENGINE_FIELDS, stored_record
     from . import directing, retarget, rig_mapping, scene_writer
 
     # a target without shape keys (or, an armature, without poses) fails before the long work
     rig_mapping.check_rig(obj) if rig_mapping.is_rig(obj) else retarget.shape_keys_of(obj)
-    settings = pipeline.GenerateSettings(level=level, person=person, smooth=smooth,
-                                         blinks=blinks, seed=seed, checkpoint=checkpoint,
-                                         device=device, backend=backend, precision=precision,
-                                         **(direction or {}))
+    if settings is None:
+        settings = GenerateSettings(level=level, person=person, smooth=smooth, blinks=blinks, seed=seed,
+                                    checkpoint=checkpoint, device=device, backend=backend, precision=precision,
+                                    **(direction or {}))
+    settings = settings.validated()  # once: the pipeline and the head motion trust it
     weights = pipeline.generate(str(audio), settings, progress=progress)
-    meta = {"audio": str(Path(audio).resolve()), "level": level, "person": person, "seed": seed,
-            "smooth": smooth, "blinks": blinks, "checkpoint": checkpoint or "default"}
-    stored = {f: getattr(settings, f) for f in directing.FIELDS if hasattr(settings, f)}
-    stored.update(filepath=meta["audio"], level=level, person=person, smooth=smooth, blinks=blinks, seed=seed,
-                  start_frame=start_frame, checkpoint=checkpoint or "",
-                  emotion_reference=settings.emotion_reference or "",
-                  version=directing.SETTINGS_VERSION)
-    meta[directing.SETTINGS_KEY] = json.dumps(stored, sort_keys=True)  # what Regenerate reads
+    audio_path = str(Path(audio).resolve())
+    person = settings.person if isinstance(settings.person, int) else list(settings.person)
+    meta = {"audio": audio_path, "level": settings.level, "person": person, "seed": settings.seed,
+            "smooth": settings.smooth, "blinks": settings.blinks, "checkpoint": settings.checkpoint or "default",
+            directing.SETTINGS_KEY: stored_record(  # what Regenerate reads
+                {name: getattr(settings, name) for name in ENGINE_FIELDS}, filepath=audio_path,
+                start_frame=start_frame, checkpoint=settings.checkpoint or "")}
     head = None
     if settings.head_motion > 0:  # head motion from the voice, keyed on the head object or bone
         from ..engine.head_motion import motion_for_file
 
-        head = motion_for_file(str(audio), settings.validated(), len(weights))
+        head = motion_for_file(str(audio), settings, len(weights))
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
-                                   audio_path=str(Path(audio).resolve()), meta=meta, head=head)
+                                   audio_path=audio_path, meta=meta, head=head)
 
 
 def _prepare_scene(args):
@@ -150,15 +149,13 @@ def _outputs(paths, output, suffix):
 
 
 def _check_before_work(args, blends, videos) -> None:
-    """Every check that needs no inference: output names distinct and writable, audio files there,
-    device present, start frame inside Blender's range."""
+    """Every check that needs no inference besides the settings': output names distinct and writable,
+    audio files there, start frame inside Blender's range."""
     from . import scene_writer
 
     atomic.check_outputs([*zip(args.audio, blends), *((a, v) for a, v in zip(args.audio, videos) if v)])
     for audio in args.audio:
         check_audio_path(audio)
-    if args.device:
-        check_device(args.device)
     scene_writer.check_start_frame(args.start_frame)
     if args.preview and not 16 <= args.resolution <= MAX_RESOLUTION:
         raise EmoTalkError(f"--resolution {args.resolution}: a preview is 16..{MAX_RESOLUTION} pixels")
@@ -177,13 +174,8 @@ def run(args) -> int:
 
     if not args.target_blend and args.object:
         raise SystemExit("error: --object needs --target-blend")
-    person = parse_person(args.person)
-    validate_controls(args.level, person, level_name="--level", person_name="--person")  # before any scene work
-    direction = direction_flags.settings_fields(args)
-    try:
-        GenerateSettings(seed=args.seed, **direction).validated()
-    except EmoTalkError as exc:
-        raise direction_flags.flag_error(exc) from None
+    settings = settings_of(args, smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
+                           device=args.device, backend=args.backend)  # checked once, before any scene work
     blends = _outputs(args.audio, args.output, ".blend")
     videos = _outputs(args.audio, args.preview, ".mp4")
     _check_before_work(args, blends, videos)
@@ -194,10 +186,7 @@ def run(args) -> int:
             if not registered and addon_name() not in bpy.context.preferences.addons:
                 register()  # properties (mapping, settings) used by the writer
                 registered = True
-            take = animate(obj, audio, level=args.level, person=person, seed=args.seed,
-                           smooth=not args.raw, blinks=not args.raw, checkpoint=args.checkpoint,
-                           device=args.device, backend=args.backend, precision=args.precision,
-                           start_frame=args.start_frame, direction=direction,
+            take = animate(obj, audio, settings=settings, start_frame=args.start_frame,
                            progress=ProgressBar(f"[{i + 1}/{len(args.audio)}] {Path(audio).name}", force=True))
             sys.stderr.write("\n")
             _pack_sounds()

@@ -8,13 +8,13 @@ add-on-owned Action, one undo step, the scene unchanged on any failure).
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..engine.capture.base import fit_crop, load_capture_backend, parse_crop
-from ..engine.errors import EmoTalkError
-from . import addon_name, compat, job_modal, retarget, scene_writer, script_defaults
+from . import addon_name, compat, operator_base, retarget, scene_writer, script_defaults
 from .props import MAX_FRAME
 
 BACKEND_ITEMS = (("mediapipe", "MediaPipe", "MediaPipe Face Landmarker (needs the mediapipe package and "
@@ -38,13 +38,21 @@ class EMOTALK_PG_capture(bpy.types.PropertyGroup):
     smooth: BoolProperty(name="Smoothing", default=True, description="Savitzky-Golay 5/2, as the 3D-ETF data")
 
 
-class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
+class CapturePlan(NamedTuple):
+    """What Capture's prepare step found: the object, the video, the loaded capture backend."""
+    obj: object
+    info: object
+    backend: object
+
+
+class EMOTALK_OT_capture_video(operator_base.TakeJobOperator, bpy.types.Operator):
     """Capture the face in a video onto the active object's shape keys as a new take (with its sound)"""
 
     bl_idname = "emotalk.capture_video"
     bl_label = "Capture from video"
     bl_options = {"REGISTER", "UNDO"}
     job_label = "Capture"
+    start_message = "Capturing"
 
     filepath: StringProperty(name="Video", subtype="FILE_PATH", options=compat.blend_relative_path())
     backend: EnumProperty(name="Capture", items=BACKEND_ITEMS, default="mediapipe")
@@ -54,19 +62,12 @@ class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
     smooth: BoolProperty(name="Smoothing", default=True)
     start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
 
-    @classmethod
-    def poll(cls, context):
-        job = getattr(context.window_manager, "emotalk_job", None)
-        return job is None or not job.running
-
-    def _prepare(self, context):
-        """Every check before the long work: target, video, crop, model, backend; returns (obj, info, backend)."""
+    def prepare(self, context) -> CapturePlan:
+        """Every check before the long work: target, video, crop, model, backend."""
         from ..engine.capture.capture import prepare
 
         obj = context.active_object
-        retarget.shape_keys_of(obj)
-        if not retarget.mapping_of(obj).channels:
-            raise retarget.TargetError(f"No ARKit channel matches a shape key of {obj.name!r}: edit the mapping")
+        retarget.check_mapped(obj)
         from .operators import blend_path  # "//clip.mp4" in an unsaved file: says so, as Generate does
 
         info = prepare(blend_path(self.filepath, "video file"))
@@ -75,11 +76,25 @@ class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
         task = capture_model(context)  # Preferences: MediaPipe's face_landmarker.task
         if self.backend == "resnet":  # its own weights (empty: the shipped ones); the task finds the face
             model = bpy.path.abspath(self.capture_model) if self.capture_model else None
-            return obj, info, load_capture_backend("resnet", model, crop=crop, face_model=task or None)
+            return CapturePlan(obj, info, load_capture_backend("resnet", model, crop=crop, face_model=task or None))
         model = bpy.path.abspath(self.capture_model) if self.capture_model else task
-        return obj, info, load_capture_backend(self.backend, model or None, crop=crop)
+        return CapturePlan(obj, info, load_capture_backend(self.backend, model or None, crop=crop))
 
-    def _finish(self, context, obj, cap):
+    def work(self, plan: CapturePlan):
+        from ..engine.capture.capture import capture_video
+
+        try:
+            return capture_video(plan.info, plan.backend, smooth=self.smooth)
+        finally:
+            plan.backend.close()
+
+    def job(self, plan: CapturePlan):
+        from ..engine.capture.job import CaptureJob
+
+        return CaptureJob(plan.info, plan.backend, smooth=self.smooth)
+
+    def finish(self, context, plan: CapturePlan, cap):
+        obj = plan.obj
         stem = os.path.splitext(os.path.basename(cap.info.path))[0]
         take = scene_writer.write_take(
             obj, cap.weights, scene=context.scene, start_frame=self.start_frame,
@@ -91,37 +106,6 @@ class EMOTALK_OT_capture_video(job_modal.JobModal, bpy.types.Operator):
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"{take.summary()} ({cap.report()})")
         return take
-
-    def execute(self, context):
-        from ..engine.capture.capture import capture_video
-
-        try:
-            obj, info, backend = self._prepare(context)
-            try:
-                cap = capture_video(info, backend, smooth=self.smooth)
-            finally:
-                backend.close()
-            self._finish(context, obj, cap)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
-
-    # -- interactive: worker thread + timer + queue (as Generate) ----------------------------
-    def invoke(self, context, event):
-        if bpy.app.background:  # no event loop: timers would never fire
-            return self.execute(context)
-        from ..engine.capture.job import CaptureJob
-
-        try:
-            obj, info, backend = self._prepare(context)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return self.start_job(context, CaptureJob(info, backend, smooth=self.smooth), obj, "Capturing")
-
-    def finish_job(self, context, obj, cap):
-        self._finish(context, obj, cap)
 
 
 class EMOTALK_PT_capture(bpy.types.Panel):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..engine import identity, templates
 from ..engine.errors import TemplateError
+from .operator_base import poll_with_reason, reports_errors
 
 FILE_PROP = "emotalk_template_file"  # the set's file: a name in flame_templates/, else a path
 WEIGHTS_PROP = "emotalk_identity"
@@ -90,17 +91,13 @@ class EMOTALK_OT_head_identity(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        return obj is not None and bool(obj.get(FILE_PROP))
+        return poll_with_reason(cls, context, "" if obj is not None and obj.get(FILE_PROP)
+                                else "Select a head made by Create head")
 
+    @reports_errors
     def execute(self, context):
-        from ..engine.errors import EmoTalkError
-
-        try:
-            set_identity(context.active_object, self.seed,
-                         (self.shape_1, self.shape_2, self.shape_3, self.shape_4))
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        set_identity(context.active_object, self.seed,
+                     (self.shape_1, self.shape_2, self.shape_3, self.shape_4))
         return {"FINISHED"}
 
 

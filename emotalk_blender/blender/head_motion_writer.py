@@ -273,24 +273,20 @@ def rotation_of(target, bone: str | None = None) -> np.ndarray:
     return np.array([-math.degrees(e.x), math.degrees(e.z), math.degrees(e.y)])
 
 
-def head_for(op, audio_path: str, frames: int):
-    """The head motion an operator's directing properties ask for ((frames, 3) degrees), or None
-    when its head motion is 0; the emotion track the markers gave (``op._emotion_track``) counts."""
+def head_for(op, audio_path: str, frames: int, settings):
+    """The head motion an operator's checked ``settings`` ask for ((frames, 3) degrees), or None when its
+    head motion is 0; a head motion keyframed on the scene's settings wins over the operator's value."""
     scene = bpy.context.scene
     keyed = keyed_strength(scene, getattr(op, "start_frame", scene.frame_start), frames)
-    strength = keyed if keyed is not None else getattr(op, "head_motion", 0.0)
+    strength = keyed if keyed is not None else settings.head_motion
     if not np.any(strength):
         return None
-    from types import SimpleNamespace
+    import dataclasses
 
     from ..engine.audio import load_audio
     from ..engine.head_motion import for_settings
 
-    track = getattr(op, "_emotion_track", None)
-    settings = SimpleNamespace(head_motion=strength, head_style=op.head_style, head_seed=op.head_seed,
-                               emotion_source=op.emotion_source, emotion=op.emotion, emotion_mix=op.emotion_mix,
-                               emotion_track=op.emotion_track if track is None else track, crossfade=op.crossfade)
-    return for_settings(load_audio(audio_path), settings, frames)
+    return for_settings(load_audio(audio_path), dataclasses.replace(settings, head_motion=strength), frames)
 
 
 def read_head(obj, scene=None) -> np.ndarray | None:

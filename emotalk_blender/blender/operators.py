@@ -8,19 +8,20 @@ never touched from the worker). Every failure is a report, and the scene is left
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..engine import emotion_reading
 from ..engine.arkit import NUM_BLENDSHAPES
-from ..engine.constants import NUM_PERSONS
 from ..engine.audio import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
-from . import script_defaults, take_settings
+from . import controls_props, operator_base, script_defaults
+from .operator_base import reports_errors
 from . import compat, directing, head_motion_writer, job_modal, prefs, retarget, rig_mapping, rigify_face, scene_writer
 from .props import MAX_FRAME
 
@@ -43,31 +44,30 @@ def blend_path(path: str, what: str = "audio file") -> str:
 
 
 def _settings(op, context):
-    """The engine's GenerateSettings for an operator's values and the preferences (checked)."""
+    """The engine's checked GenerateSettings for an operator's values and the preferences (the one check:
+    the pipeline, the head motion and the take's record trust it)."""
     p = prefs.get(context)
     checkpoint = blend_path(op.checkpoint, "checkpoint") if op.checkpoint else p["checkpoint"]
     prefs.check_torch(checkpoint, p["backend"], p["device"])  # names the missing piece and the button
     direction, ignored = directing.settings_fields(op, context, lambda path: blend_path(path, "emotion reference"))
-    op._emotion_track = direction["emotion_track"]  # what the markers said, remembered with the take
     if ignored:
         op.report({"INFO"}, f"Markers that name no emotion are ignored: {', '.join(ignored)}")
-    return GenerateSettings(
-        level=op.level, person=op.person, smooth=op.smooth, blinks=op.blinks, seed=op.seed,
-        checkpoint=checkpoint, device=p["device"], backend=p["backend"], precision=p["precision"], **direction)
+    return GenerateSettings(**{**direction, "checkpoint": checkpoint, "device": p["device"],
+                               "backend": p["backend"], "precision": p["precision"]}).validated()
 
 
-def _meta(op, context):
+def _meta(op, context, settings):
     return {"audio": blend_path(op.filepath), "level": op.level,
             "person": op.person, "smooth": op.smooth, "blinks": op.blinks, "seed": op.seed,
             "checkpoint": op.checkpoint or prefs.get(context)["checkpoint"] or "default",
-            directing.SETTINGS_KEY: directing.take_settings(op, getattr(op, "_emotion_track", ""))}
+            directing.SETTINGS_KEY: directing.take_settings(op, settings)}
 
 
-def _finish_take(op, context, obj, weights):
+def _finish_take(op, context, obj, weights, settings):
     take = scene_writer.write_take(
         obj, weights, scene=context.scene, start_frame=op.start_frame,
-        audio_path=blend_path(op.filepath), meta=_meta(op, context),
-        head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights)))
+        audio_path=blend_path(op.filepath), meta=_meta(op, context, settings),
+        head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights), settings))
     reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/emotion_reading.py)
     context.scene.emotalk.last_take = take.summary() + (f"; {reading.summary()}" if reading is not None else "")
     for warning in take.warnings:
@@ -79,29 +79,27 @@ def _finish_take(op, context, obj, weights):
     return take
 
 
-class _Generate(job_modal.JobModal, directing.DirectingProperties):
+class GeneratePlan(NamedTuple):
+    """What Generate's prepare step found: the object to animate, the audio, the checked settings."""
+    obj: object
+    audio: str
+    settings: GenerateSettings
+
+
+class _Generate(operator_base.TakeJobOperator, controls_props.OperatorControls):
     """Generate and Regenerate (Blender registers no subclass of a registered operator: a mixin)."""
 
     bl_idname = "emotalk.generate"
     bl_label = "Generate from audio"
     bl_options = {"REGISTER", "UNDO"}
     job_label = "Generate"
+    errors = (EmoTalkError, ImportError)  # ImportError: a backend's module missing
 
-    # Defaults equal the CLI's (the released demo's): the same seed gives the same take.
+    # The controls (level, style, emotion, strengths...) come from their table, defaults the CLI's.
     filepath: StringProperty(name="Audio", subtype="FILE_PATH", options=compat.blend_relative_path())
-    level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR")
-    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_PERSONS - 1)
-    smooth: BoolProperty(name="Smoothing", default=True)
-    blinks: BoolProperty(name="Blinks", default=True)
-    seed: IntProperty(name="Seed", default=0, min=0)
     start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
     checkpoint: StringProperty(name="Checkpoint", subtype="FILE_PATH", options={"SKIP_SAVE"},
                                description="Model checkpoint; empty: the one in Preferences")
-
-    @classmethod
-    def poll(cls, context):
-        job = getattr(context.window_manager, "emotalk_job", None)
-        return job is None or not job.running
 
     def _target(self, context):
         """The object to animate, after every check that needs no inference (scene untouched)."""
@@ -113,37 +111,23 @@ class _Generate(job_modal.JobModal, directing.DirectingProperties):
             return obj
         retarget.shape_keys_of(obj)
         scene_writer.check_persistent(obj)
-        if not retarget.mapping_of(obj).channels:
-            raise retarget.TargetError(f"None of the {NUM_BLENDSHAPES} ARKit channels matches a shape key "
-                                       f"of {obj.name!r}: edit the mapping in the EmoTalk panel")
+        retarget.check_mapped(obj)
         return obj
 
-    def execute(self, context):
-        try:
-            obj = self._target(context)
-            from ..engine import pipeline
+    def prepare(self, context) -> GeneratePlan:
+        obj = self._target(context)
+        return GeneratePlan(obj, blend_path(self.filepath), _settings(self, context))
 
-            weights = pipeline.generate(blend_path(self.filepath), _settings(self, context).validated())
-            _finish_take(self, context, obj, weights)
-        except (EmoTalkError, ImportError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
+    def work(self, plan: GeneratePlan):
+        from ..engine import pipeline
 
-    # -- interactive: worker thread + timer + queue ------------------------------------------
-    def invoke(self, context, event):
-        if bpy.app.background:  # no event loop: timers would never fire
-            return self.execute(context)
-        try:
-            obj = self._target(context)
-            settings = _settings(self, context).validated()
-        except (EmoTalkError, ImportError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return self.start_job(context, GenerateJob(blend_path(self.filepath), settings), obj)
+        return pipeline.generate(plan.audio, plan.settings)
 
-    def finish_job(self, context, obj, weights):
-        _finish_take(self, context, obj, weights)
+    def job(self, plan: GeneratePlan):
+        return GenerateJob(plan.audio, plan.settings)
+
+    def finish(self, context, plan: GeneratePlan, weights):
+        _finish_take(self, context, plan.obj, weights, plan.settings)
 
 
 class EMOTALK_OT_cancel(bpy.types.Operator):
@@ -167,19 +151,16 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
     template: StringProperty(name="Template set", description="Template set name (in "
                              "flame_templates) or .npz path; empty: the preferences' default")
 
+    @reports_errors
     def execute(self, context):
         from ..engine import templates
         from . import head_mesh
 
-        try:
-            name = self.template or prefs.get(context)["template"] or ""
-            path = templates.resolve_template(bpy.path.abspath(name))  # a '//' path: next to the .blend
-            ts = templates.load_template_set(path)
-            obj = head_mesh.build_head_object(ts, name=ts.name or "EmoTalkHead",
-                                              collection=context.collection)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        name = self.template or prefs.get(context)["template"] or ""
+        path = templates.resolve_template(bpy.path.abspath(name))  # a '//' path: next to the .blend
+        ts = templates.load_template_set(path)
+        obj = head_mesh.build_head_object(ts, name=ts.name or "EmoTalkHead",
+                                          collection=context.collection)
         for other in context.view_layer.objects:
             other.select_set(False)
         obj.select_set(True)
@@ -195,13 +176,10 @@ class EMOTALK_OT_auto_map(bpy.types.Operator):
     bl_label = "Auto-map channels"
     bl_options = {"REGISTER", "UNDO"}
 
+    @reports_errors
     def execute(self, context):
-        try:
-            if not rig_mapping.is_rig(context.active_object):
-                retarget.shape_keys_of(context.active_object)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        if not rig_mapping.is_rig(context.active_object):
+            retarget.shape_keys_of(context.active_object)
         fill = rig_mapping.auto_fill if rig_mapping.is_rig(context.active_object) else retarget.auto_fill
         mapping = fill(context.active_object)
         self.report({"INFO"}, f"{len(mapping.channels)}/{NUM_BLENDSHAPES} channels mapped"
@@ -219,24 +197,21 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
     filter_glob: StringProperty(default="*.npy;*.csv", options={"HIDDEN"})
     start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
 
+    @reports_errors
     def execute(self, context):
         from ..engine import livelinkface, motion_io
 
-        try:
-            path = blend_path(self.filepath, "motion file")
-            obj = context.active_object
-            rig_mapping.check_rig(obj) if rig_mapping.is_rig(obj) else retarget.shape_keys_of(obj)
-            scene_writer.check_persistent(obj)
-            weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
-                       else motion_io.load_motion_npy(path))
-            head = head_motion_writer.head_file(path, len(weights))  # Live Link Face head columns, NAME.head.npy
-            take = scene_writer.write_take(
-                obj, weights, scene=context.scene, start_frame=self.start_frame,
-                name=f"EmoTalk_{os.path.splitext(os.path.basename(path))[0]}",
-                meta={"source": os.path.abspath(path)}, head=head)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        path = blend_path(self.filepath, "motion file")
+        obj = context.active_object
+        rig_mapping.check_rig(obj) if rig_mapping.is_rig(obj) else retarget.shape_keys_of(obj)
+        scene_writer.check_persistent(obj)
+        weights = (livelinkface.read_csv(path) if path.lower().endswith(".csv")
+                   else motion_io.load_motion_npy(path))
+        head = head_motion_writer.head_file(path, len(weights))  # Live Link Face head columns, NAME.head.npy
+        take = scene_writer.write_take(
+            obj, weights, scene=context.scene, start_frame=self.start_frame,
+            name=f"EmoTalk_{os.path.splitext(os.path.basename(path))[0]}",
+            meta={"source": os.path.abspath(path)}, head=head)
         context.scene.emotalk.last_take = take.summary()
         self.report({"INFO"}, take.summary())
         return {"FINISHED"}
@@ -252,23 +227,20 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
     filter_glob: StringProperty(default="*.npy;*.csv", options={"HIDDEN"})
     check_extension = None  # both .npy and .csv are accepted as typed
 
+    @reports_errors
     def execute(self, context):
         from ..engine import livelinkface, motion_io
 
         from ..engine.atomic import check_writable
 
-        try:
-            path = blend_path(self.filepath, "export file")
-            check_writable(path)
-            weights = scene_writer.read_take(context.active_object, scene=context.scene)
-            if path.lower().endswith(".csv"):
-                livelinkface.write_csv(path, weights, head=head_motion_writer.read_head(context.active_object,
-                                                                                        context.scene))
-            else:
-                motion_io.save_motion_npy(path, weights)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        path = blend_path(self.filepath, "export file")
+        check_writable(path)
+        weights = scene_writer.read_take(context.active_object, scene=context.scene)
+        if path.lower().endswith(".csv"):
+            livelinkface.write_csv(path, weights, head=head_motion_writer.read_head(context.active_object,
+                                                                                    context.scene))
+        else:
+            motion_io.save_motion_npy(path, weights)
         self.report({"INFO"}, f"Wrote {len(weights)} frames to {path}")
         return {"FINISHED"}
 
@@ -279,15 +251,12 @@ class _TakeOperator:
     bl_options = {"REGISTER", "UNDO"}
     action: StringProperty(name="Take", description="Name of the take's Action")
 
+    @reports_errors
     def execute(self, context):
         action = bpy.data.actions.get(self.action)
-        try:
-            if action is None:
-                raise EmoTalkError(f"No take named {self.action!r}")
-            self.run(context, action)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        if action is None:
+            raise EmoTalkError(f"No take named {self.action!r}")
+        self.run(context, action)
         return {"FINISHED"}
 
 
@@ -337,35 +306,24 @@ class EMOTALK_OT_regenerate(_Generate, bpy.types.Operator):
     take: StringProperty(name="Take", description="Name of the take's Action whose settings are used")
 
     def _load(self):
-        """The take's stored settings into every property not set by the caller."""
+        """The take's stored settings (each value checked) into every property not set by the caller."""
         action = bpy.data.actions.get(self.take)
         if action is None or not scene_writer.is_take(action):
             raise EmoTalkError(f"No take named {self.take!r}")
-        for name, value in directing.stored_settings(action, take_settings.specs_of(self)).items():  # checked
+        for name, value in directing.stored_settings(action).items():
             if not self.properties.is_property_set(name):
                 setattr(self, name, value)
 
-    def execute(self, context):
-        try:
-            self._load()
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return super().execute(context)
-
-    def invoke(self, context, event):
-        try:
-            self._load()
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return super().invoke(context, event)
+    def prepare(self, context) -> GeneratePlan:
+        self._load()
+        return super().prepare(context)
 
 
 # Scripts start from the defaults, not the last call's values (script_defaults.py).
-for _op in (EMOTALK_OT_generate, EMOTALK_OT_regenerate, EMOTALK_OT_create_head, EMOTALK_OT_use_take,
-            EMOTALK_OT_delete_take):
+for _op in (EMOTALK_OT_create_head, EMOTALK_OT_use_take, EMOTALK_OT_delete_take):
     script_defaults.skip_save(_op)
+for _op in (EMOTALK_OT_generate, EMOTALK_OT_regenerate):  # the controls: as their table says (controls_props.py)
+    script_defaults.skip_save(_op, names=("filepath", "start_frame", "checkpoint", "take"))
 script_defaults.skip_save(EMOTALK_OT_import_motion, names=("start_frame",))  # the file browser keeps its path
 
 classes = (EMOTALK_OT_generate, EMOTALK_OT_cancel, EMOTALK_OT_create_head, EMOTALK_OT_auto_map,

@@ -27,8 +27,8 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
         missing = prefs.missing_torch(context)  # e.g. the released checkpoint set, PyTorch not installed
         if missing:
             col = layout.box().column(align=True)
-            for i, part in enumerate(missing.split(": ", 1)):
-                col.label(text=part, icon="ERROR" if i == 0 else "BLANK1")
+            col.label(text=missing.problem, icon="ERROR")
+            col.label(text=missing.remedy, icon="BLANK1")
             col.operator("preferences.addon_show", text="Open Preferences", icon="PREFERENCES").module = addon_name()
         box = layout.box()
         key = retarget.shape_keys_of(obj, required=False) if obj else None
@@ -67,11 +67,8 @@ class EMOTALK_PT_main(_Sidebar, bpy.types.Panel):
             row.scale_y = 1.4
             row.enabled = key is not None
             op = row.operator("emotalk.generate", icon="PLAY_SOUND")
-            op.filepath = settings.audio_path
-            op.level, op.person, op.seed = settings.level, settings.person, settings.seed
-            op.smooth, op.blinks = settings.smooth, settings.blinks
-            op.start_frame = settings.start_frame
-            directing.copy_props(settings, op)
+            op.filepath, op.start_frame = settings.audio_path, settings.start_frame
+            directing.copy_props(settings, op)  # every control of the table
         if settings.last_take:
             layout.label(text="Last take:")
             layout.label(text=settings.last_take)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
@@ -84,9 +85,8 @@ class EMOTALK_AP_preferences(bpy.types.AddonPreferences):
             row.prop(self, "precision")
             layout.prop(self, "template")
             row = layout.row()
-            text = status_line(context)
-            bad = "PyTorch, which" in text or text.lower().startswith("not loaded")
-            row.label(text=text, icon="ERROR" if bad else "INFO")
+            shown = status(context)
+            row.label(text=shown.text, icon="INFO" if shown.ok else "ERROR")
             row.operator("emotalk.check_model", text="", icon="FILE_REFRESH")
             installer.draw(layout, self)
             layout.prop(self, "python_path")
@@ -97,62 +97,89 @@ class EMOTALK_AP_preferences(bpy.types.AddonPreferences):
             layout.label(text=f"EmoTalk preferences: {type(exc).__name__}: {exc}", icon="ERROR")
 
 
-_status: dict = {"text": ""}
+@dataclass(frozen=True)
+class Status:
+    """A line for the user and whether it is good news (the icon): data, not text to match."""
+    text: str
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class TorchMissing:
+    """These settings need PyTorch and it is not installed: what needs it, and what to press."""
+    what: str
+
+    problem = property(lambda self: f"{self.what} needs PyTorch, which is not installed")
+    remedy = "press Install PyTorch in Preferences > Add-ons > EmoTalk"
+
+    def __str__(self) -> str:
+        return f"{self.problem}: {self.remedy}"
+
+
+_status: dict = {"checked": None}  # the last Check model's Status
 
 
 def forget_status() -> None:
-    _status["text"] = ""
+    _status["checked"] = None
 
 
-def torch_missing(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> str:
-    """The message when these settings need PyTorch and it is not installed, else ""."""
+def torch_missing(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> TorchMissing | None:
+    """What needs PyTorch when these settings do and it is not installed, else None."""
     checkpoint = checkpoint or ""
     torch_file = checkpoint.lower().endswith(TORCH_FORMATS)
     if not (torch_file or backend == "torch" or (device or "").startswith("cuda")) or installer.torch_found():
-        return ""
-    what = os.path.basename(checkpoint) if torch_file else ("CUDA" if device else "The PyTorch backend")
-    return (f"{what} needs PyTorch, which is not installed: press Install PyTorch in "
-            f"Preferences > Add-ons > EmoTalk")
+        return None
+    return TorchMissing(os.path.basename(checkpoint) if torch_file else ("CUDA" if device else "The PyTorch backend"))
 
 
-def missing_torch(context=None) -> str:
+def missing_torch(context=None) -> TorchMissing | None:
     """``torch_missing`` for the configured preferences; never raises (the panels draw it)."""
     try:
         settings = get(context)
         return torch_missing(settings["checkpoint"], settings["backend"], settings["device"])
     except Exception:  # a draw must not fail over a status message
-        return ""
+        return None
 
 
 def check_torch(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> None:
     """Before generating: a one-line EmoTalkError naming the missing piece and the button."""
-    message = torch_missing(checkpoint, backend, device)
-    if message:
-        raise EmoTalkError(message)
+    missing = torch_missing(checkpoint, backend, device)
+    if missing:
+        raise EmoTalkError(str(missing))
+
+
+def status(context=None) -> Status:
+    """The model status for the Preferences and the sidebar; never raises."""
+    try:
+        missing = missing_torch(context)
+        if missing:
+            return Status(str(missing), ok=False)
+        return _status["checked"] or Status("Model not checked yet (press the refresh button)")
+    except Exception as exc:  # shown as text, never a traceback in a panel
+        return Status(f"Status unavailable: {type(exc).__name__}: {exc}", ok=False)
 
 
 def status_line(context=None) -> str:
-    """The model status for the Preferences and the sidebar; never raises."""
-    try:
-        return missing_torch(context) or _status["text"] or "Model not checked yet (press the refresh button)"
-    except Exception as exc:  # shown as text, never a traceback in a panel
-        return f"Status unavailable: {type(exc).__name__}: {exc}"
+    """The model status as one line (scripts, tests)."""
+    return status(context).text
 
 
 def check_model() -> str:
     """Load the configured model once and remember which it is or why it does not load."""
     settings = get()
-    text = missing_torch()
-    if not text:
+    missing = missing_torch()
+    if missing:
+        checked = Status(str(missing), ok=False)
+    else:
         try:
             from ..engine import pipeline
 
-            text = pipeline.model_status(settings["checkpoint"], settings["device"],
-                                         backend=settings["backend"], precision=settings["precision"])
+            checked = Status(pipeline.model_status(settings["checkpoint"], settings["device"],
+                                                   backend=settings["backend"], precision=settings["precision"]))
         except Exception as exc:  # shown to the user as text, never raised into a UI draw
-            text = f"Not loaded: {type(exc).__name__}: {exc}"
-    _status["text"] = text
-    return text
+            checked = Status(f"Not loaded: {type(exc).__name__}: {exc}", ok=False)
+    _status["checked"] = checked
+    return checked.text
 
 
 def get(context=None) -> dict:

@@ -7,11 +7,11 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from ..engine.constants import NUM_PERSONS
+from ..engine import controls
 from . import compat
 from .directing import DirectingProperties
 
-MAX_FRAME = 1_048_574  # Blender's largest frame number
+MAX_FRAME = controls.MAX_FRAME
 
 
 class EMOTALK_PG_channel(bpy.types.PropertyGroup):
@@ -42,15 +42,7 @@ class EMOTALK_PG_object(bpy.types.PropertyGroup):
 class EMOTALK_PG_scene(DirectingProperties, bpy.types.PropertyGroup):
     audio_path: StringProperty(name="Audio", subtype="FILE_PATH", options=compat.blend_relative_path(),
                                description="Voice recording to animate (WAV, FLAC, OGG, ...)")
-    level: FloatProperty(name="Emotion level", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
-                         description="Emotional intensity: 0 low, 1 high (fractions allowed)")
-    person: IntProperty(name="Speaking style", default=0, min=0, max=NUM_PERSONS - 1,
-                        description=f"Speaking style (person) of one of the {NUM_PERSONS} training speakers")
-    smooth: BoolProperty(name="Smoothing", default=True,
-                         description="Savitzky-Golay smoothing (window 5, order 2)")
-    blinks: BoolProperty(name="Blinks", default=True, description="Insert eye blinks")
-    seed: IntProperty(name="Seed", default=0, min=0,
-                      description="Blink placement: the same seed gives the same take")
+    # the controls (level, style, emotion, strengths, head...) come from DirectingProperties (their table)
     start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME,
                              description="Frame where the take and its sound begin")
     last_take: StringProperty(name="Last take", description="Summary of the last take")

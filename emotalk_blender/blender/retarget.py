@@ -58,6 +58,16 @@ def auto_fill(obj) -> Mapping:
     return mapping_of(obj)
 
 
+def check_mapped(obj):
+    """The mesh's Key and its mapping; TargetError (one line) when no ARKit channel matches a shape key."""
+    key = shape_keys_of(obj)
+    mapping = mapping_of(obj)
+    if not mapping.channels:
+        raise TargetError(f"None of the {arkit.NUM_BLENDSHAPES} ARKit channels matches a shape key of {obj.name!r}: "
+                          "edit the mapping in the EmoTalk panel")
+    return key, mapping
+
+
 def mapping_of(obj) -> Mapping:
     """The mapping in force: the stored rows, or the automatic one when none are stored.
 

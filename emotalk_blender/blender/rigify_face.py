@@ -15,6 +15,7 @@ from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.errors import EmoTalkError
 from ..engine.paths import resource
 from . import rig_mapping
+from .operator_base import reports_errors
 
 POSES_FILE = ("rigs", "rigify_face_poses.json")
 ACTION_PREFIX = "ARKit_"  # pose Actions are named ARKit_jawOpen ...: the auto-mapping finds them by name
@@ -75,12 +76,9 @@ class EMOTALK_OT_load_rigify_poses(bpy.types.Operator):
     bl_label = "Load Rigify face poses"
     bl_options = {"REGISTER", "UNDO"}
 
+    @reports_errors
     def execute(self, context):
-        try:
-            mapping = load_poses(context.active_object)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        mapping = load_poses(context.active_object)
         self.report({"INFO"}, f"{len(mapping.channels)} channels mapped to Rigify face poses")
         return {"FINISHED"}
 
@@ -96,18 +94,15 @@ class EMOTALK_OT_map_pose_library(bpy.types.Operator, ImportHelper):
     filename_ext = ".blend"
     filter_glob: StringProperty(default="*.blend", options={"HIDDEN"})
 
+    @reports_errors
     def execute(self, context):
         from .operators import blend_path
 
         obj = context.active_object
-        try:
-            if not rig_mapping.is_rig(obj):
-                raise rig_mapping.TargetError("Select the armature whose face the poses are for")
-            actions = rig_mapping.append_pose_actions(obj, blend_path(self.filepath, "pose library"))
-            mapping = rig_mapping.auto_fill(obj, actions)
-        except EmoTalkError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        if not rig_mapping.is_rig(obj):
+            raise rig_mapping.TargetError("Select the armature whose face the poses are for")
+        actions = rig_mapping.append_pose_actions(obj, blend_path(self.filepath, "pose library"))
+        mapping = rig_mapping.auto_fill(obj, actions)
         self.report({"INFO"}, f"{len(mapping.channels)}/{NUM_BLENDSHAPES} channels mapped from {len(actions)} poses"
                     + (f"; unmatched: {', '.join(mapping.unmatched)}" if mapping.unmatched else ""))
         return {"FINISHED"}

@@ -183,12 +183,7 @@ def _checked_inputs(obj, weights, audio_path):
     """(weights as float32 (T, 52), the Key, the mapping), or an EmoTalkError before any change."""
     weights = check_motion(weights, "take")
     check_persistent(obj)
-    key = retarget.shape_keys_of(obj)
-    mapping = retarget.mapping_of(obj)
-    if not mapping.channels:
-        raise retarget.TargetError(
-            f"None of the {NUM_BLENDSHAPES} ARKit channels matches a shape key of {obj.name!r}: "
-            "edit the mapping in the EmoTalk panel")
+    key, mapping = retarget.check_mapped(obj)
     if audio_path and not os.path.isfile(audio_path):
         raise AudioError(f"{audio_path}: no such audio file")
     return weights, key, mapping

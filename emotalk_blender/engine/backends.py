@@ -79,12 +79,12 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_backend(checkpoint=None, device: str | None = None, backend: str = "auto", half: bool = False,
+def load_backend(checkpoint=None, device: str | None = None, backend: str = "auto",
                  precision: str = "auto") -> Backend:
     """The network in ``checkpoint`` (None: the shipped default) as a Backend, loaded once and cached.
 
     Keyed by the file (real path and mtime), device, backend and the precision it resolves to
-    (``precision.resolve_precision``; ``half`` is the old name of fp16); a new key replaces the cached
+    (``precision.resolve_precision``); a new key replaces the cached
     model. Raises CheckpointError for a bad file, BackendError for a missing backend and
     PrecisionError for a precision the device or backend cannot run.
     """
@@ -95,7 +95,7 @@ def load_backend(checkpoint=None, device: str | None = None, backend: str = "aut
     except OSError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     device = _device_key(name, device)
-    asked = precision_of(precision, half)
+    asked = precision_of(precision)
     precision = resolve_precision(asked, device, name)  # checked here, before anything loads
     if name == "torch" and asked == "auto":
         # The torch loader decides ``auto`` with the network in hand (small networks stay fp32,

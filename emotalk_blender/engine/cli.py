@@ -22,9 +22,9 @@ from .arkit import NUM_BLENDSHAPES
 from .backend import BACKENDS
 from .constants import NUM_PERSONS
 from .errors import EmoTalkError
-from .precision import PRECISIONS
+from .precision import PRECISIONS, precision_of
 from .progress import ProgressBar
-from .settings import GenerateSettings, parse_person, validate_controls
+from .settings import GenerateSettings, parse_person
 
 # A command adds its subparser to ``sub`` (the parser's subparsers action) and sets ``func``.
 Command = Callable[[Any], None]
@@ -44,10 +44,17 @@ def _outputs(inputs: list[str], out: str) -> list[Path]:
     return targets
 
 
-def controls(args) -> tuple[float, int | tuple[float, ...]]:
-    """``--level`` and ``--person`` checked (one-line SettingsError naming the flag)."""
-    person = parse_person(args.person) if isinstance(args.person, str) else args.person
-    return validate_controls(args.level, person, level_name="--level", person_name="--person")
+def settings_of(args, **fields) -> GenerateSettings:
+    """The checked settings of the command's flags (one check; one-line SettingsError naming the flag).
+
+    ``--half`` is converted here, to precision fp16: the engine knows only ``precision``."""
+    try:
+        person = parse_person(args.person) if isinstance(args.person, str) else args.person
+        precision = precision_of(args.precision, getattr(args, "half", False))  # bake has no --half
+        return GenerateSettings(level=args.level, person=person, precision=precision,
+                                **direction_flags.settings_fields(args), **fields).validated()
+    except EmoTalkError as exc:
+        raise direction_flags.flag_error(exc) from None
 
 
 def add_generate(sub) -> None:
@@ -61,7 +68,6 @@ def add_generate(sub) -> None:
     p.add_argument("--raw", action="store_true", help="network output only: no smoothing, no blinks")
     p.add_argument("--no-smooth", action="store_true", help="skip Savitzky-Golay smoothing")
     p.add_argument("--no-blinks", action="store_true", help="skip inserted blinks")
-    p.add_argument("--seed", type=int, default=0, help="blink seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="number format: auto (default: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "
@@ -77,16 +83,8 @@ def add_generate(sub) -> None:
 def run_generate(args) -> int:
     from .pipeline import generate
 
-    level, person = controls(args)  # before any file is read
-    try:
-        settings = GenerateSettings(
-            level=level, person=person, smooth=not (args.raw or args.no_smooth),
-            blinks=not (args.raw or args.no_blinks), seed=args.seed, checkpoint=args.checkpoint,
-            device=args.device, half=args.half, backend=args.backend, precision=args.precision,
-            **direction_flags.settings_fields(args),
-        ).validated()  # the device too
-    except EmoTalkError as exc:
-        raise direction_flags.flag_error(exc) from None
+    settings = settings_of(args, smooth=not (args.raw or args.no_smooth), blinks=not (args.raw or args.no_blinks),
+                           checkpoint=args.checkpoint, device=args.device, backend=args.backend)  # the device too
     outputs = _outputs(args.audio, args.output)
     for audio in args.audio:
         check_audio_path(audio)

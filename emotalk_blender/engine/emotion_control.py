@@ -136,6 +136,14 @@ def parse_track(text: str, flag: str = "--emotion-track") -> list[TrackEntry]:
     return entries
 
 
+def track_entries(track) -> list[TrackEntry]:
+    """A take's emotion track as entries: checked settings hold entries already (parsed once, in
+    ``GenerateSettings.validated``); text is parsed here only for callers holding unchecked text."""
+    if isinstance(track, str):
+        return parse_track(track, flag="emotion_track") if track.strip() else []
+    return list(track or ())
+
+
 _MARKER = re.compile(r"^\s*([A-Za-z]+)(?:[\s:=]+([-+]?\d*\.?\d+))?\s*$")
 
 
@@ -436,7 +444,7 @@ def take_direction(backend, settings, frames: int, checkpoint: str | os.PathLike
     features (through ``backend``) for a reference.
     """
     base = base_entry(settings.emotion_source, settings.emotion, settings.emotion_mix)
-    track = parse_track(settings.emotion_track, flag="emotion_track") if settings.emotion_track else []
+    track = track_entries(settings.emotion_track)
     used = needs([base, *track])
     if not used:
         return None

@@ -360,11 +360,11 @@ def for_settings(audio: np.ndarray, settings, frames: int | None = None) -> np.n
     strength = np.asarray(0.0 if strength is None else strength, dtype=np.float64)
     if not strength.any():
         return None
-    from .emotion_control import parse_track
+    from .emotion_control import track_entries
 
     frames = frames_for_samples(len(audio)) if frames is None else frames
     base = settings.emotion if getattr(settings, "emotion_source", "voice") == "named" else "voice"
-    entries = parse_track(settings.emotion_track, flag="emotion_track") if settings.emotion_track else []
+    entries = track_entries(settings.emotion_track)
     gain = emotion_gain(entries, frames, settings.crossfade, base=base)
     if base != "voice":
         gain = 1.0 + (gain - 1.0) * settings.emotion_mix if not entries else gain

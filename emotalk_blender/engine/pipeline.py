@@ -34,7 +34,7 @@ def load_model(checkpoint=None, device=None, precision: str = "fp32"):
 def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = GenerateSettings(),
                         progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
     """(T, 52) float32 in the released order for mono 16 kHz ``audio``."""
-    settings = settings.validated()
+    settings = settings.validated()  # checked settings (the CLI's, the operators') are itself: no second check
     backend = load_backend(settings.checkpoint, settings.device, settings.backend, precision=settings.precision)
     direction = take_direction(backend, settings, frames_for_samples(len(audio)),
                                resolve_checkpoint(settings.checkpoint))
@@ -57,5 +57,5 @@ def generate(audio_path, settings: GenerateSettings = GenerateSettings(), progre
     ``errors.Cancelled`` at the next stage boundary. Bad controls raise SettingsError, bad audio
     AudioError, a bad checkpoint CheckpointError, each in one line naming the file or control.
     """
-    settings = settings.validated()  # before reading audio: a bad control fails at once
+    settings = settings.validated()  # before reading audio: a bad control fails at once (checked: itself)
     return generate_from_audio(load_audio(audio_path), settings, progress, cancel)

@@ -2,8 +2,9 @@
 
 The controls are the released model's: an emotion ``level`` in 0..1 and a speaking style
 ``person`` (the checkpoint's and the CLI's name for it): one of ``NUM_PERSONS`` styles, or a mix
-of them as ``NUM_PERSONS`` non-negative weights. The CLI, the pipeline and the Blender operators
-all check them with ``validate_controls`` before any long work.
+of them as ``NUM_PERSONS`` non-negative weights. The settings' fields come from the table of controls
+(engine/controls.py); ``validated()`` checks them all once and returns a frozen copy the pipeline, the
+head motion and the take's record trust (the front ends call it before any long work).
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import dataclasses
 import math
 import numbers
 import os
-from dataclasses import dataclass
+import typing
 from typing import Sequence
 
 from .backend import BACKENDS
 from .constants import NUM_PERSONS
+from .controls import CONTROLS
 from .devices import check_device
 from .errors import EmoTalkError
 from .precision import precision_of
@@ -27,49 +29,23 @@ class SettingsError(EmoTalkError):
     """A control (level, speaking style, backend) outside what the model accepts."""
 
 
-@dataclass
-class GenerateSettings:
-    level: float = 1.0  # emotion intensity: 0 low .. 1 high (fractional allowed)
-    person: Person = 0  # speaking style 0..NUM_PERSONS-1, or NUM_PERSONS mixing weights
-    smooth: bool = True  # Savitzky-Golay 5/2, as the released demo
-    blinks: bool = True  # the demo's blink curves
-    seed: int = 0  # blink placement: the same seed gives the same take
-    checkpoint: str | None = None  # None: the shipped default model
-    device: str | None = None  # None: CUDA when present, else CPU
-    half: bool = False  # the old name of precision="fp16" (CUDA only)
-    backend: str = "auto"  # "auto" (torch when importable, else numpy), "torch" or "numpy"
-    precision: str = "auto"  # "auto" (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "fp32", "bf16", "fp16"
-    # Directing the performance (engine/emotion_control.py, face_parts.py, gaze.py); the defaults
-    # change nothing: the voice's own emotion, every strength 1, no offsets, no gaze.
-    emotion_source: str = "voice"  # "voice", "reference" (another clip's emotion) or "named" (a preset)
-    emotion: str = "neutral"  # the preset of source "named" (one of constants.EMOTIONS)
-    emotion_reference: str | None = None  # the audio file of source "reference"
-    emotion_mix: float = 1.0  # 0..1: how much of the source's emotion features replace the voice's
-    emotion_track: str = ""  # emotion over time, "0:neutral,2.5:angry:0.8" (seconds:emotion[:strength])
-    crossfade: int = 10  # frames over which each switch of the track fades in
-    upper_face: float = 1.0  # gain on brows, eyes, cheeks, nose (0..2)
-    lower_face: float = 1.0  # gain on jaw, mouth, tongue (0..2)
-    lip_open: float = 0.0  # -1..1 added to jawOpen, not at lip closures
-    eyelid: float = 0.0  # -1..1: > 0 wider eyes, < 0 lower lids
-    blink_strength: float = 1.0  # 0..1 gain on the blinks
-    blink_rate: float = 1.0  # 0.1..4 times the demo's blink rate
-    upper_smooth: int = 5  # Savitzky-Golay window of the upper face (odd; 1 = off)
-    lower_smooth: int = 5  # the same for the lower face
-    gaze: float = 0.0  # 0..1 strength of the procedural gaze (0 = off)
-    gaze_seed: int = 0  # the gaze's own seed
-    head_motion: float = 0.0  # 0..2 strength of head motion from the voice (0 = off; engine/head_motion.py)
-    head_style: str = "natural"  # one of head_motion.STYLES
-    neutral_lean: float = 0.8  # 0..1: an unsure emotion reading leans to neutral (0 = off; emotion_reading.py)
-    head_seed: int = 0  # the head motion's own seed
+class _Checks:
+    """The methods of GenerateSettings (its fields come from the table of controls, engine/controls.py)."""
 
     def validated(self) -> GenerateSettings:
-        """A copy with checked controls; raises SettingsError (one line) when one is out of range."""
+        """A frozen copy with every control checked (the emotion track parsed into TrackEntry tuples);
+        raises SettingsError (one line) when one is out of range. A checked copy returns itself: what
+        comes out of here is trusted downstream and never checked again."""
+        if self.__dict__.get("_checked"):
+            return self
         level, person = validate_controls(self.level, self.person)
         if self.device:
             check_device(self.device)  # "cuda:1" on a machine without it: one line listing what there is
-        return check_direction(dataclasses.replace(
+        out = check_direction(dataclasses.replace(
             self, level=level, person=person, backend=check_backend(self.backend),
             precision=precision_of(self.precision, self.half), half=False))
+        object.__setattr__(out, "_checked", True)
+        return out
 
     def face_controls(self):
         """The face-part controls as ``face_parts.FaceControls``."""
@@ -78,38 +54,57 @@ class GenerateSettings:
         return FaceControls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FaceControls)})
 
 
+# The run's own fields (not controls of the performance): which model, where, in what number format.
+_RUN_FIELDS = (
+    ("checkpoint", str | None, None),  # None: the shipped default model
+    ("device", str | None, None),  # None: CUDA when present, else CPU
+    ("half", bool, False),  # the API's old name of precision="fp16" (CUDA only); the CLI converts --half itself
+    ("backend", str, "auto"),  # "auto" (torch when importable, else numpy), "torch" or "numpy"
+    ("precision", str, "auto"),  # "auto" (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "fp32", ...
+)
+
+GenerateSettings = dataclasses.make_dataclass(
+    "GenerateSettings",
+    [(c.name, typing.Any, dataclasses.field(default=c.default)) for c in CONTROLS if c.engine]
+    + [(name, kind, dataclasses.field(default=default)) for name, kind, default in _RUN_FIELDS],
+    bases=(_Checks,), frozen=True, namespace={"__module__": __name__})
+GenerateSettings.__doc__ = """What a take is generated with: one field per engine control of engine/controls.py
+(defaults change nothing: the released demo's take) and the run's checkpoint, device, backend, precision."""
+
+# Checked here by their own rules (pairs, the track's grammar, a file, face_parts' joint check);
+# every other control by its row of the table.
+_OWN_CHECKS = {"level", "person", "smooth", "blinks", "emotion_source", "emotion_mix", "emotion_track",
+               "emotion_reference"}
+
+
+def _face_fields() -> set[str]:
+    from .face_parts import FaceControls
+
+    return {f.name for f in dataclasses.fields(FaceControls)}
+
+
 def check_direction(s: GenerateSettings) -> GenerateSettings:
     """The directing settings checked: emotion names, mix, track syntax, strengths, gaze, the reference file."""
-    from .emotion_control import base_entry, check_crossfade, check_emotion, parse_track
+    from .emotion_control import TrackEntry, base_entry, parse_track
     from .errors import AudioError
-    from .gaze import check_strength
 
-    emotion = check_emotion(s.emotion)
-    base_entry(s.emotion_source, emotion, s.emotion_mix)
-    if s.emotion_track:
-        parse_track(s.emotion_track, flag="emotion_track")
-    check_crossfade(s.crossfade)
+    own = _OWN_CHECKS | _face_fields()
+    values = {c.name: c.validate(getattr(s, c.name)) for c in CONTROLS if c.engine and c.name not in own}
+    base_entry(s.emotion_source, values["emotion"], s.emotion_mix)
+    track = s.emotion_track
+    if isinstance(track, str):  # text from a user or a file: parsed here, once
+        track = tuple(parse_track(track, flag="emotion_track")) if track.strip() else ()
+    else:  # entries already (timeline markers)
+        track = tuple(track or ())
+        if not all(isinstance(e, TrackEntry) for e in track):
+            raise SettingsError("emotion_track must be text or TrackEntry items")
     s.face_controls().validated()
-    check_strength(s.gaze)
-    lean = s.neutral_lean
-    if isinstance(lean, bool) or not isinstance(lean, numbers.Real) or not (math.isfinite(lean) and 0 <= lean <= 1):
-        raise SettingsError(f"neutral_lean must lie in 0..1 (0 = off), got {lean!r}")
-    for name in ("seed", "gaze_seed"):  # numpy's generators take no negative seed
-        value = getattr(s, name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise SettingsError(f"{name} must be a whole number >= 0, got {value!r}")
-    from .head_motion import check_seed, check_style
-    from .head_motion import check_strength as check_head
-
-    check_head(s.head_motion, "head_motion")
-    check_seed(s.head_seed, "head_seed")
-    head_style = check_style(s.head_style, "head_style")
     if s.emotion_source == "reference":
         if not s.emotion_reference:
             raise SettingsError("emotion source 'reference' needs an emotion_reference audio file")
         if not os.path.isfile(s.emotion_reference):
             raise AudioError(f"{s.emotion_reference}: no such audio file (the emotion reference)")
-    return dataclasses.replace(s, emotion=emotion, emotion_mix=float(s.emotion_mix), head_style=head_style)
+    return dataclasses.replace(s, **values, emotion_mix=float(s.emotion_mix), emotion_track=track)
 
 
 def _check_person(person) -> int | tuple[float, ...]:

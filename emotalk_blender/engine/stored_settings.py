@@ -1,8 +1,8 @@
 """The settings a take remembers (JSON on its Action), read back with every value checked before use.
 
 A .blend can be edited by hand or by scripts, so Regenerate checks each stored value against the kind and
-range of the property it goes into (``Spec``, made from the operator's own properties on the Blender side,
-blender/take_settings.py); anything else is one line naming the take and the setting. No bpy here.
+range of the control it goes into (``Spec``, made from the table of controls: controls.specs); anything else
+is one line naming the take and the setting. No bpy here.
 """
 from __future__ import annotations
 
