@@ -20,12 +20,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engine import atomic, direction_flags
-from ..engine.audio import check_audio_path
-from ..engine.backend import BACKENDS
-from ..engine.precision import PRECISIONS
+from ..engine import atomic
+from ..engine.direction import flags as direction_flags
+from ..engine.audio.decoding import check_audio_path
+from ..engine.network.interface import BACKENDS
+from ..engine.network.precision import PRECISIONS
 from ..engine.constants import NUM_PERSONS
-from ..engine.devices import check_device
+from ..engine.network.devices import check_device
 from ..engine.progress import ProgressBar
 from ..engine.errors import EmoTalkError
 from ..engine.settings import GenerateSettings, parse_person, validate_controls
@@ -100,7 +101,7 @@ def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True
     meta[directing.SETTINGS_KEY] = json.dumps(stored, sort_keys=True)  # what Regenerate reads
     head = None
     if settings.head_motion > 0:  # head motion from the voice, keyed on the head object or bone
-        from ..engine.head_motion import motion_for_file
+        from ..engine.direction.head_motion import motion_for_file
 
         head = motion_for_file(str(audio), settings.validated(), len(weights))
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
@@ -111,9 +112,9 @@ def _prepare_scene(args):
     """A fresh scene with the character: the target .blend's object, or a new head."""
     import bpy
 
-    from ..engine import templates
+    from ..engine.formats import templates
     from ..engine.errors import EmoTalkError
-    from ..engine.templates import resolve_template
+    from ..engine.formats.templates import resolve_template
     from . import head_mesh
 
     if args.target_blend:

@@ -14,9 +14,9 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..engine.constants import EMOTIONS, FPS
-from ..engine.emotion_control import DEFAULT_CROSSFADE, marker_track
+from ..engine.direction.emotion_parsing import DEFAULT_CROSSFADE, marker_track
 from ..engine.errors import EmoTalkError
-from ..engine.head_motion import STYLES as HEAD_STYLES
+from ..engine.direction.head_motion import STYLES as HEAD_STYLES
 from . import compat, head_motion_writer
 
 SETTINGS_KEY = "settings"  # in the take Action's "emotalk" property: the JSON of what made it

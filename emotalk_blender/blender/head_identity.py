@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..engine import identity, templates
+from ..engine.formats import identity, templates
 from ..engine.errors import TemplateError
 
 FILE_PROP = "emotalk_template_file"  # the set's file: a name in flame_templates/, else a path

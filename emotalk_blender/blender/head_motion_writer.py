@@ -1,4 +1,4 @@
-"""Head motion (engine/head_motion.py) written into a take: rotation F-curves on the head object,
+"""Head motion (engine/direction/head_motion.py) written into a take: rotation F-curves on the head object,
 or on an armature's head or neck bone (found by name, e.g. Rigify's ``head``).
 
 The curves belong to the take: on Blender 4.4+ they are a slot of the take's own Action (one slot
@@ -19,8 +19,8 @@ import bpy
 import numpy as np
 from mathutils import Euler, Matrix, Quaternion
 
-from ..engine import takes
-from ..engine.head_motion import PITCH, ROLL, YAW
+from ..engine.motion import takes
+from ..engine.direction.head_motion import PITCH, ROLL, YAW
 from . import compat
 from .rollback import Rollback
 
@@ -298,8 +298,8 @@ def head_for(op, audio_path: str, frames: int):
         return None
     from types import SimpleNamespace
 
-    from ..engine.audio import load_audio
-    from ..engine.head_motion import for_settings
+    from ..engine.audio.decoding import load_audio
+    from ..engine.direction.head_motion import for_settings
 
     track = getattr(op, "_emotion_track", None)
     settings = SimpleNamespace(head_motion=strength, head_style=op.head_style, head_seed=op.head_seed,
@@ -344,15 +344,15 @@ def head_file(path: str, frames: int) -> np.ndarray | None:
     NAME.head.npy beside NAME.npy; (frames, 3) degrees, or None."""
     import os
 
-    from ..engine.head_motion import head_path
-    from ..engine.llf_rotations import read_head as read_csv_head
+    from ..engine.direction.head_motion import head_path
+    from ..engine.formats.llf_rotations import read_head as read_csv_head
 
     if path.lower().endswith(".csv"):
         head = read_csv_head(path)
     elif os.path.isfile(head_path(path)):
         head = np.load(head_path(path), allow_pickle=False)
         if head.ndim != 2 or head.shape[1] != 3 or not np.isfinite(head).all():
-            from ..engine.motion_io import MotionFileError
+            from ..engine.formats.motion_io import MotionFileError
 
             raise MotionFileError(f"{head_path(path)}: expected (T, 3) finite head angles, got {head.shape}")
     else:

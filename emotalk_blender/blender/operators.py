@@ -13,10 +13,10 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..engine import emotion_reading
+from ..engine.direction import emotion_reading
 from ..engine.arkit import NUM_BLENDSHAPES
 from ..engine.constants import NUM_PERSONS
-from ..engine.audio import check_audio_path
+from ..engine.audio.decoding import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
@@ -68,7 +68,7 @@ def _finish_take(op, context, obj, weights):
         obj, weights, scene=context.scene, start_frame=op.start_frame,
         audio_path=blend_path(op.filepath), meta=_meta(op, context),
         head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights)))
-    reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/emotion_reading.py)
+    reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/direction/emotion_reading.py)
     context.scene.emotalk.last_take = take.summary() + (f"; {reading.summary()}" if reading is not None else "")
     for warning in take.warnings:
         op.report({"WARNING"}, warning)
@@ -168,7 +168,7 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
                              "flame_templates) or .npz path; empty: the preferences' default")
 
     def execute(self, context):
-        from ..engine import templates
+        from ..engine.formats import templates
         from . import head_mesh
 
         try:
@@ -220,7 +220,7 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
     start_frame: IntProperty(name="Start frame", default=1, min=-MAX_FRAME, max=MAX_FRAME)
 
     def execute(self, context):
-        from ..engine import livelinkface, motion_io
+        from ..engine.formats import livelinkface, motion_io
 
         try:
             path = blend_path(self.filepath, "motion file")
@@ -253,7 +253,7 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
     check_extension = None  # both .npy and .csv are accepted as typed
 
     def execute(self, context):
-        from ..engine import livelinkface, motion_io
+        from ..engine.formats import livelinkface, motion_io
 
         from ..engine.atomic import check_writable
 

@@ -14,6 +14,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..engine.errors import EmoTalkError
 from . import addon_name, installer
+from .pref_values import _status, forget_status, get
 
 TORCH_FORMATS = (".pt", ".pth", ".bin", ".ckpt")  # torch pickles: only the torch backend reads them
 BACKEND_ITEMS = (("AUTO", "Auto", "PyTorch when installed, else NumPy"),
@@ -97,13 +98,6 @@ class EMOTALK_AP_preferences(bpy.types.AddonPreferences):
             layout.label(text=f"EmoTalk preferences: {type(exc).__name__}: {exc}", icon="ERROR")
 
 
-_status: dict = {"text": ""}
-
-
-def forget_status() -> None:
-    _status["text"] = ""
-
-
 def torch_missing(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> str:
     """The message when these settings need PyTorch and it is not installed, else ""."""
     checkpoint = checkpoint or ""
@@ -153,27 +147,6 @@ def check_model() -> str:
             text = f"Not loaded: {type(exc).__name__}: {exc}"
     _status["text"] = text
     return text
-
-
-def get(context=None) -> dict:
-    """The preferences as plain values; defaults when the add-on is not enabled (scripts, tests)."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(addon_name())
-    prefs = addon.preferences if addon is not None else None
-
-    def value(name, default):
-        return getattr(prefs, name) if prefs is not None else default
-
-    device = value("device", "AUTO")
-    return {
-        "checkpoint": bpy.path.abspath(value("checkpoint", "")) or None,
-        "backend": value("backend", "AUTO").lower(),  # GenerateSettings.backend: auto, torch, numpy
-        "device": None if device == "AUTO" else device,
-        "precision": value("precision", "AUTO").lower(),  # GenerateSettings.precision: auto, fp32, bf16, fp16
-        "template": bpy.path.abspath(value("template", "")) or None,
-        "python_path": value("python_path", ""),
-        "package_index": value("package_index", "").strip(),
-    }
 
 
 classes = (EMOTALK_AP_preferences,)

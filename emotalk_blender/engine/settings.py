@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from .backend import BACKENDS
+from .network.interface import BACKENDS
 from .constants import NUM_PERSONS
-from .devices import check_device
+from .network.devices import check_device
 from .errors import EmoTalkError
-from .precision import precision_of
+from .network.precision import precision_of
 
 Person = int | Sequence[float]  # a style index, or NUM_PERSONS mixing weights
 
@@ -39,7 +39,7 @@ class GenerateSettings:
     half: bool = False  # the old name of precision="fp16" (CUDA only)
     backend: str = "auto"  # "auto" (torch when importable, else numpy), "torch" or "numpy"
     precision: str = "auto"  # "auto" (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), "fp32", "bf16", "fp16"
-    # Directing the performance (engine/emotion_control.py, face_parts.py, gaze.py); the defaults
+    # Directing the performance (engine/direction/emotion.py, face_parts.py, gaze.py); the defaults
     # change nothing: the voice's own emotion, every strength 1, no offsets, no gaze.
     emotion_source: str = "voice"  # "voice", "reference" (another clip's emotion) or "named" (a preset)
     emotion: str = "neutral"  # the preset of source "named" (one of constants.EMOTIONS)
@@ -57,7 +57,7 @@ class GenerateSettings:
     lower_smooth: int = 5  # the same for the lower face
     gaze: float = 0.0  # 0..1 strength of the procedural gaze (0 = off)
     gaze_seed: int = 0  # the gaze's own seed
-    head_motion: float = 0.0  # 0..2 strength of head motion from the voice (0 = off; engine/head_motion.py)
+    head_motion: float = 0.0  # 0..2 strength of head motion from the voice (0 = off; engine/direction/head_motion.py)
     head_style: str = "natural"  # one of head_motion.STYLES
     neutral_lean: float = 0.8  # 0..1: an unsure emotion reading leans to neutral (0 = off; emotion_reading.py)
     head_seed: int = 0  # the head motion's own seed
@@ -73,16 +73,17 @@ class GenerateSettings:
 
     def face_controls(self):
         """The face-part controls as ``face_parts.FaceControls``."""
-        from .face_parts import FaceControls
+        from .direction.face_parts import FaceControls
 
         return FaceControls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FaceControls)})
 
 
 def check_direction(s: GenerateSettings) -> GenerateSettings:
     """The directing settings checked: emotion names, mix, track syntax, strengths, gaze, the reference file."""
-    from .emotion_control import base_entry, check_crossfade, check_emotion, parse_track
+    from .direction.emotion import base_entry
+    from .direction.emotion_parsing import check_crossfade, check_emotion, parse_track
     from .errors import AudioError
-    from .gaze import check_strength
+    from .direction.gaze import check_strength
 
     emotion = check_emotion(s.emotion)
     base_entry(s.emotion_source, emotion, s.emotion_mix)
@@ -98,8 +99,8 @@ def check_direction(s: GenerateSettings) -> GenerateSettings:
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
             raise SettingsError(f"{name} must be a whole number >= 0, got {value!r}")
-    from .head_motion import check_seed, check_style
-    from .head_motion import check_strength as check_head
+    from .direction.head_motion import check_seed, check_style
+    from .direction.head_motion import check_strength as check_head
 
     check_head(s.head_motion, "head_motion")
     check_seed(s.head_seed, "head_seed")

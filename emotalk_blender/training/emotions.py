@@ -29,7 +29,7 @@ from scipy.signal import butter, sosfilt
 
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX, NUM_BLENDSHAPES
 from ..engine.constants import EMOTIONS, FPS, NUM_PERSONS, SAMPLE_RATE
-from ..engine.postprocess import BLINK_CURVES, BLINK_LEN, FIRST_BLINK_MAX, smooth
+from ..engine.motion.postprocess import BLINK_CURVES, BLINK_LEN, FIRST_BLINK_MAX, smooth
 from .espeak import Voice
 from .visemes import MOUTH_CHANNELS
 
