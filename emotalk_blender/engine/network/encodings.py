@@ -5,7 +5,7 @@ post-processing depend on the direction, level, speaking style, smoothing, blink
 frame. So, per (model, window of audio), the emotion and content features are kept in memory for
 the session: a Regenerate or an API call that changes only those re-runs fusion and the decoder.
 
-What is kept: the features of the backends that ``backends.load_backend`` hands out (one model at a
+What is kept: the features of the backends that ``loading.load_backend`` hands out (one model at a
 time; loading another clears this), keyed by a digest of the exact samples the encoder saw and the
 frame count. A backend made by hand (training wraps a module whose weights change between calls)
 is never cached. Bounded by ``MAX_BYTES`` of kept arrays (256 MiB: about 28 minutes of audio with

@@ -12,7 +12,7 @@ each pass well inside what it has seen while costing only 11 % extra compute for
 (60 frames) is long enough that a cross-fade hides the change of context. Peak memory of one 20 s
 pass with the full-size model is a few hundred MB over the weights.
 
-The network itself is a ``backend.Backend`` (torch or NumPy), called three times a window.
+The network itself is a ``interface.Backend`` (torch or NumPy), called three times a window.
 """
 from __future__ import annotations
 

@@ -123,7 +123,7 @@ class EmotionEncoder(nn.Module):
 def normalise_audio(wav: torch.Tensor) -> torch.Tensor:
     """Per-utterance ``(x - mean) / sqrt(var + 1e-7)`` with population variance (as upstream).
 
-    Statistics summed in float64, then float32: the same bits as ``backend.normalise_audio`` (NumPy).
+    Statistics summed in float64, then float32: the same bits as ``interface.normalise_audio`` (NumPy).
     """
     x = wav.double()
     mean = x.mean(dim=-1, keepdim=True).to(wav.dtype)

@@ -246,7 +246,7 @@ class Wav2Vec2:
 
 
 class NumpyBackend:
-    """The inference backend of ``backend.Backend`` in NumPy: CPU, float32."""
+    """The inference backend of ``interface.Backend`` in NumPy: CPU, float32."""
 
     name = "numpy"
     device = "cpu"

@@ -1,4 +1,4 @@
-"""The torch backend: the ``EmoTalk`` nn.Module behind the ``backend.Backend`` seam (CPU or CUDA; fp32, bf16, fp16).
+"""The torch backend: the ``EmoTalk`` nn.Module behind the ``interface.Backend`` seam (CPU or CUDA; fp32, bf16, fp16).
 
 In bf16 or fp16 the two wav2vec2 encoders, which hold 99 % of the weights and of the work, keep
 their matrices in that format and run under autocast; their norms and biases, the residual stream,
