@@ -24,8 +24,8 @@ PACKAGE = "emotalk_blender"
 # A room not listed (a new one) is placed on a ring around the middle, so the picture stays true.
 POSITIONS = {
     "emotalk_blender": (3.2, 5.1),
-    "blender": (0.6, 4.0), "engine.cli": (3.2, 4.0), "training": (5.9, 4.0), "training.head": (7.6, 4.0),
-    "engine.install": (-0.2, 2.9), "engine (entry)": (1.7, 2.9), "engine.capture": (5.3, 2.9),
+    "blender": (1.0, 4.0), "engine.cli": (3.2, 4.0), "training": (5.9, 4.0), "training.head": (7.6, 4.0),
+    "engine.install": (-0.6, 2.9), "engine (entry)": (1.7, 2.9), "engine.capture": (5.3, 2.9),
     "engine.network": (-0.2, 1.75), "engine.direction": (1.7, 1.75), "engine.formats": (3.6, 1.75),
     "engine.audio": (1.0, 0.6), "engine.motion": (3.2, 0.6), "engine (shared)": (5.6, 0.6),
 }
@@ -136,7 +136,7 @@ def draw(sizes: dict[str, int], edges: dict[tuple[str, str], int], out: Path) ->
         angle = 2 * math.pi * i / max(1, len(extra))
         pos[r] = (3.5 + 2.8 * math.cos(angle), 2.7 + 2.0 * math.sin(angle))
     fig, ax = plt.subplots(figsize=(12, 7.2), dpi=110)
-    ax.set_xlim(-1.0, 8.4)
+    ax.set_xlim(-1.3, 8.4)
     ax.set_ylim(0.0, 5.7)
     ax.axis("off")
     w, h = 1.25, 0.5
@@ -156,9 +156,9 @@ def draw(sizes: dict[str, int], edges: dict[tuple[str, str], int], out: Path) ->
         label = r if r in (ENTRY, SHARED) else r.replace(".", "/") + "/"
         ax.text(x, y + 0.07, label, ha="center", va="center", fontsize=10, weight="bold", zorder=3)
         ax.text(x, y - 0.13, f"{n} modules", ha="center", va="center", fontsize=8, color="#444444", zorder=3)
-    ax.text(-0.7, 5.55, "emotalk_blender: rooms (packages) and their imports (A -> B: A imports B)",
+    ax.text(-1.2, 5.55, "emotalk_blender: rooms (packages) and their imports (A -> B: A imports B)",
             fontsize=12, weight="bold")
-    ax.text(-0.7, 0.05, "from an ast scan of every import in emotalk_blender/ (scripts/render_architecture.py); "
+    ax.text(-1.2, 0.05, "from an ast scan of every import in emotalk_blender/ (scripts/render_architecture.py); "
             "orange: the engine's entry point and shared modules; green: engine rooms; red: a cycle",
             fontsize=8, color="#444444")
     out.parent.mkdir(parents=True, exist_ok=True)
