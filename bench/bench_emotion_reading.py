@@ -22,8 +22,9 @@ from machine import best, describe  # noqa: E402
 
 
 def measure(backend: str, wav: Path, repeats: int) -> None:
-    from emotalk_blender.engine import backends, emotion_reading, encodings
-    from emotalk_blender.engine.audio import load_audio
+    from emotalk_blender.engine.network import loading as backends, encodings
+    from emotalk_blender.engine.direction import emotion_reading
+    from emotalk_blender.engine.audio.decoding import load_audio
     from emotalk_blender.engine.paths import default_checkpoint
     from emotalk_blender.engine.pipeline import generate
     from emotalk_blender.engine.settings import GenerateSettings

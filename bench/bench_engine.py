@@ -30,8 +30,8 @@ def released_checkpoint() -> Path:
     """A full-size random-weight model in the released key layout (made once, 2.56 GB)."""
     import torch
 
-    from emotalk_blender.engine.checkpoint import save_checkpoint
-    from emotalk_blender.engine.model import EmoTalk
+    from emotalk_blender.engine.network.checkpoint import save_checkpoint
+    from emotalk_blender.engine.network.model import EmoTalk
 
     path = CACHE / "EmoTalk_random.pth"
     if not path.exists():
@@ -47,7 +47,7 @@ def speech(seconds: float):
     import numpy as np
 
     from helpers import espeak
-    from emotalk_blender.engine.audio import load_audio
+    from emotalk_blender.engine.audio.decoding import load_audio
 
     wav = CACHE / "speech.wav"
     if not wav.exists():
@@ -67,10 +67,10 @@ def peak_rss_gib() -> float:
 
 def child(length: float, ckpt: str) -> None:
     """One measurement in this process: load + predict ``length`` seconds; print JSON."""
-    from emotalk_blender.engine.inference import predict
+    from emotalk_blender.engine.network.inference import predict
     from emotalk_blender.engine.pipeline import load_model
 
-    from emotalk_blender.engine.allocator import keep_freed_memory
+    from emotalk_blender.engine.network.allocator import keep_freed_memory
 
     keep_freed_memory()  # as the CLI runs
     audio = speech(length)
@@ -87,10 +87,10 @@ def child(length: float, ckpt: str) -> None:
 def rtf_side_by_side(ckpt: Path, repeats: int) -> None:
     import torch
 
-    from emotalk_blender.engine.allocator import keep_freed_memory
-    from emotalk_blender.engine.checkpoint import read_tensors
-    from emotalk_blender.engine.inference import predict
-    from emotalk_blender.engine.model import EmoTalkConfig
+    from emotalk_blender.engine.network.allocator import keep_freed_memory
+    from emotalk_blender.engine.network.checkpoint import read_tensors
+    from emotalk_blender.engine.network.inference import predict
+    from emotalk_blender.engine.network.model import EmoTalkConfig
     from emotalk_blender.engine.pipeline import load_model
     from reference_emotalk import ReferenceEmoTalk
 

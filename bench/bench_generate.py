@@ -30,7 +30,7 @@ def main() -> None:
 
     import emotalk_blender
     from emotalk_blender.engine import paths, pipeline
-    from emotalk_blender.engine.inference import predict
+    from emotalk_blender.engine.network.inference import predict
 
     print("machine:", describe())
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 from machine import best, describe
 
 N_FRAMES = 1800  # 60 s at 30 fps

@@ -1,4 +1,4 @@
-"""Head motion from the voice (engine/head_motion.py): the time to compute a 60 s take's head motion.
+"""Head motion from the voice (engine/direction/head_motion.py): the time to compute a 60 s take's head motion.
 
 Prints the machine, then the best of N (after a warm-up) for 60 s of real speech (the asterisk
 prompts joined, else espeak-ng speech looped), per style, with the budget's ratio.
@@ -24,7 +24,7 @@ BUDGET_MS = 20.0
 def real_speech(seconds: float):
     import numpy as np
 
-    from emotalk_blender.engine.audio import load_audio
+    from emotalk_blender.engine.audio.decoding import load_audio
 
     files = sorted(glob.glob("/usr/share/asterisk/sounds/en/*.wav"))
     if not files:
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    from emotalk_blender.engine import head_motion as hm
+    from emotalk_blender.engine.direction import head_motion as hm
 
     audio, what = real_speech(args.seconds)
     print("machine:", describe())

@@ -30,9 +30,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from emotalk_blender.engine import numpy_backend, paths
-    from emotalk_blender.engine.backend import normalise_audio
-    from emotalk_blender.engine.checkpoint import load_checkpoint
+    from emotalk_blender.engine.network import numpy_backend
+    from emotalk_blender.engine import paths
+    from emotalk_blender.engine.network.interface import normalise_audio
+    from emotalk_blender.engine.network.checkpoint import load_checkpoint
     from emotalk_blender.engine.constants import frames_for_samples
 
     torch.set_num_threads(2)

@@ -47,7 +47,7 @@ def random_model(dtype: torch.dtype = torch.float32, like=None):
 
     The copy is built on the meta device and assigned tensor by tensor, so it costs only its own size.
     """
-    from emotalk_blender.engine.model import EmoTalk
+    from emotalk_blender.engine.network.model import EmoTalk
 
     if like is None:
         torch.manual_seed(0)
@@ -70,7 +70,7 @@ def _separate_qkv(self, x):
 
 def int8_model(fp32):
     """``fp32``'s network (sharing its tensors) with every Linear replaced by an int8 dynamically quantised one."""
-    from emotalk_blender.engine.wav2vec2 import Attention
+    from emotalk_blender.engine.network.wav2vec2 import Attention
 
     model = random_model(torch.float32, like=fp32)
     with warnings.catch_warnings():
@@ -134,9 +134,9 @@ def _timed(fn) -> float:
 def child(length: float, ckpt: str, precision: str) -> None:
     """One measurement in this process: load + predict ``length`` seconds in ``precision``; print JSON."""
     from bench_engine import peak_rss_gib, speech
-    from emotalk_blender.engine import torch_backend
-    from emotalk_blender.engine.allocator import keep_freed_memory
-    from emotalk_blender.engine.inference import predict
+    from emotalk_blender.engine.network import torch_backend
+    from emotalk_blender.engine.network.allocator import keep_freed_memory
+    from emotalk_blender.engine.network.inference import predict
 
     keep_freed_memory()  # as the CLI runs
     audio = speech(length)
@@ -164,7 +164,7 @@ def rss(ckpt: Path, precisions: list[str], length: float) -> None:
 
 
 def read_tensors_(ckpt: Path) -> dict:
-    from emotalk_blender.engine.checkpoint import read_tensors
+    from emotalk_blender.engine.network.checkpoint import read_tensors
 
     return read_tensors(ckpt)[0]
 
@@ -190,9 +190,9 @@ def report(times: dict, outputs: dict, seconds: float, base: str, against: str) 
 
 def full_size(ckpt: Path, seconds: float, rounds: int) -> None:
     from bench_engine import speech
-    from emotalk_blender.engine import torch_backend
-    from emotalk_blender.engine.config import EmoTalkConfig
-    from emotalk_blender.engine.inference import predict
+    from emotalk_blender.engine.network import torch_backend
+    from emotalk_blender.engine.network.config import EmoTalkConfig
+    from emotalk_blender.engine.network.inference import predict
     from reference_emotalk import ReferenceEmoTalk
 
     audio = speech(seconds)
@@ -211,8 +211,9 @@ def full_size(ckpt: Path, seconds: float, rounds: int) -> None:
 
 def default_model(seconds: float, rounds: int) -> None:
     from bench_engine import speech
-    from emotalk_blender.engine import numpy_backend, paths, torch_backend
-    from emotalk_blender.engine.inference import predict
+    from emotalk_blender.engine.network import numpy_backend, torch_backend
+    from emotalk_blender.engine import paths
+    from emotalk_blender.engine.network.inference import predict
 
     audio = speech(seconds)
     path = paths.default_checkpoint()
@@ -269,8 +270,8 @@ def main() -> None:
         return child(float(args.child[0]), args.child[1], args.child[2])
 
     from bench_engine import CACHE, released_checkpoint
-    from emotalk_blender.engine.allocator import keep_freed_memory
-    from emotalk_blender.engine.precision import native_bf16, resolve_precision
+    from emotalk_blender.engine.network.allocator import keep_freed_memory
+    from emotalk_blender.engine.network.precision import native_bf16, resolve_precision
 
     CACHE.mkdir(parents=True, exist_ok=True)
     keep_freed_memory()  # as the CLI runs

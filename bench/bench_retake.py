@@ -1,5 +1,5 @@
 """Re-takes (issue 21): a generate that changes only direction, strengths, smoothing, blinks, gaze or seed
-reuses the kept encoder outputs (engine/encodings.py) and runs fusion, decoder and post-processing only.
+reuses the kept encoder outputs (engine/network/encodings.py) and runs fusion, decoder and post-processing only.
 
 Prints the machine, then for a 10 s clip on the full-size model (random weights, released layout, fp32)
 and on the shipped default model: a full generate (nothing kept), a re-take, and their ratio.
@@ -21,7 +21,7 @@ from machine import best, describe  # noqa: E402
 
 
 def measure(name: str, checkpoint, backend: str, wav: Path, repeats: int) -> None:
-    from emotalk_blender.engine import backends, encodings
+    from emotalk_blender.engine.network import loading as backends, encodings
     from emotalk_blender.engine.pipeline import generate
     from emotalk_blender.engine.settings import GenerateSettings
 

@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 from machine import best, describe
 
 N_VERTS, N_FRAMES = 5023, 1800  # FLAME's vertex count; 60 s at 30 fps

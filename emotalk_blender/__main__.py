@@ -2,6 +2,6 @@
 import sys
 
 from .blender.bake import add_command as add_bake
-from .engine.cli import main
+from .engine.cli.main import main
 
 sys.exit(main(extra_commands=[add_bake]))

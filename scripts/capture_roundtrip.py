@@ -33,7 +33,7 @@ def render(take: Path, wav: Path, mp4: Path, resolution: int) -> tuple[int, int,
     import bpy
 
     from emotalk_blender.blender import head_mesh, preview, scene_writer
-    from emotalk_blender.engine import templates
+    from emotalk_blender.engine.formats import templates
     from emotalk_blender.training.capture_renders import preview_crop
 
     import emotalk_blender

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from emotalk_blender.engine import templates  # noqa: E402
+from emotalk_blender.engine.formats import templates  # noqa: E402
 from emotalk_blender.engine.arkit import ARKIT_NAMES  # noqa: E402
 
 OUT = REPO / "flame_templates" / "ict_facekit.npz"

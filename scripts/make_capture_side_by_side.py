@@ -24,7 +24,7 @@ import bpy  # noqa: E402
 import emotalk_blender  # noqa: E402
 
 from emotalk_blender.blender import head_mesh, preview, scene_writer  # noqa: E402
-from emotalk_blender.engine import templates  # noqa: E402
+from emotalk_blender.engine.formats import templates  # noqa: E402
 from emotalk_blender.engine.arkit import INDEX  # noqa: E402
 from emotalk_blender.engine.atomic import atomic_path  # noqa: E402
 from emotalk_blender.engine.capture import video  # noqa: E402

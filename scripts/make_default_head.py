@@ -15,8 +15,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from emotalk_blender.engine import templates  # noqa: E402
-from emotalk_blender.engine.head import make_default_head  # noqa: E402
+from emotalk_blender.engine.formats import templates  # noqa: E402
+from emotalk_blender.training.head import make_default_head  # noqa: E402
 
 
 def main(argv=None):

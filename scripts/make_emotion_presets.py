@@ -22,10 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for running without installing
 
-from emotalk_blender.engine import paths, torch_backend
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine import paths
+from emotalk_blender.engine.network import torch_backend
+from emotalk_blender.engine.audio.decoding import load_audio
 from emotalk_blender.engine.constants import EMOTIONS
-from emotalk_blender.engine.emotion_control import make_presets, presets_path, save_presets
+from emotalk_blender.engine.direction.emotion import make_presets
+from emotalk_blender.engine.direction.presets_file import presets_path, save_presets
 
 
 def corpus_clips(corpus: Path) -> dict[str, list[Path]]:

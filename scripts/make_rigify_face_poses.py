@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from emotalk_blender.blender import rigify_face  # noqa: E402
 from emotalk_blender.engine import atomic  # noqa: E402
 from emotalk_blender.engine.arkit import ARKIT_NAMES, mirror  # noqa: E402
-from emotalk_blender.engine.pose_blend import rotvec_to_quat  # noqa: E402
+from emotalk_blender.engine.motion.pose_blend import rotvec_to_quat  # noqa: E402
 
 # Rig axes (the Rigify meta-rig faces -Y, +X is the character's left, +Z up).
 LEFT, UP, FWD = np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([0, -1.0, 0])

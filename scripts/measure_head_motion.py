@@ -1,4 +1,4 @@
-"""Head motion against real heads: the figures of issue 25, measured (engine/head_stats.py).
+"""Head motion against real heads: the figures of issue 25, measured (engine/direction/head_stats.py).
 
     python scripts/measure_head_motion.py [--grid /work/data/grid_s1] [--ljspeech DIR] [--asterisk DIR]
 
@@ -7,7 +7,7 @@ Real heads: GRID speaker s1, MediaPipe head pose (pitch, yaw, roll in degrees, 2
 fifth clip in sorted order is held out, the rest is the fitting set. For each set: per-axis SD
 (median over clips), 95th percentile of the angular speed, speech energy against head speed in 0.5 s
 windows (r over the pooled, per-clip-centred windows) and the spectral peak ratio between 0.2 and
-5 Hz (median and 90th percentile over clips). Then the procedure (engine/head_motion.py) on the
+5 Hz (median and 90th percentile over clips). Then the procedure (engine/direction/head_motion.py) on the
 held-out GRID audio, on LJSpeech clips and on the asterisk prompts, per style. Nothing is written.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from emotalk_blender.engine import head_motion as hm
-from emotalk_blender.engine import head_stats as hs
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.direction import head_motion as hm
+from emotalk_blender.engine.direction import head_stats as hs
+from emotalk_blender.engine.audio.decoding import load_audio
 from emotalk_blender.engine.constants import FPS
 
 GRID_FPS = 25

@@ -25,7 +25,8 @@ from mathutils import Vector  # noqa: E402
 
 from emotalk_blender.blender import head_mesh  # noqa: E402
 from emotalk_blender.blender.portrait import quiet  # noqa: E402
-from emotalk_blender.engine import arkit, templates  # noqa: E402
+from emotalk_blender.engine import arkit  # noqa: E402
+from emotalk_blender.engine.formats import templates  # noqa: E402
 
 SKIN = (0.80, 0.66, 0.58)
 REGION_COLOURS = {"eyeball_": (0.95, 0.95, 0.93), "iris_": (0.16, 0.10, 0.07),
@@ -244,7 +245,7 @@ def main(argv=None):
     ap.add_argument("--size", type=float, default=FRAME_SIZE, help="frame width (m)")
     args = ap.parse_args(argv)
     if args.generate:
-        from emotalk_blender.engine.head import make_default_head
+        from emotalk_blender.training.head import make_default_head
         ts = make_default_head()
     else:
         ts = templates.load_template_set(args.template or templates.default_template_path())

@@ -9,7 +9,7 @@ each group at least 10 frames apart, shown in time order. Without one they come 
 own output: half the largest apertures, half the smallest during speech (audio RMS above 10 % of
 the loudest frame's, gaps up to 8 frames bridged for silent stop closures). Under the tiles:
 jawOpen, mouthClose and the lip aperture over the whole take, the chosen frames marked; under
-them the head motion from the voice (``--head-motion``, default 1; engine/head_motion.py), which
+them the head motion from the voice (``--head-motion``, default 1; engine/direction/head_motion.py), which
 also turns the head in the tiles (0: no head curves, the head still). Frame
 numbers count from 0 at the start of the take (frame f is Blender frame f + 1 in ``make demo``'s
 .blend, which starts at 1).
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from emotalk_blender.engine import arkit  # noqa: E402
-from emotalk_blender.engine.audio import load_audio  # noqa: E402
+from emotalk_blender.engine.audio.decoding import load_audio  # noqa: E402
 from emotalk_blender.engine.constants import FPS, SAMPLE_RATE  # noqa: E402
 from emotalk_blender.engine.pipeline import GenerateSettings, generate_from_audio  # noqa: E402
 from emotalk_blender.training.visemes import CLOSED_APERTURE, lip_aperture  # noqa: E402
@@ -179,7 +179,7 @@ def render(weights: np.ndarray, picks, aperture: np.ndarray, strip: np.ndarray, 
 
     from emotalk_blender.blender import head_mesh
     from emotalk_blender.blender.portrait import quiet
-    from emotalk_blender.engine import templates
+    from emotalk_blender.engine.formats import templates
     from emotalk_blender.engine.atomic import atomic_path
 
     ts = templates.load_template_set(templates.default_template_path())
@@ -273,7 +273,7 @@ def main(argv=None):
     strip = plot_strip(weights, aperture, speech, picks, cols * args.cell, max(170, int(0.85 * args.cell)), title)
     head = None
     if args.head_motion > 0:  # the head curves under the lip curves
-        from emotalk_blender.engine.head_motion import for_settings
+        from emotalk_blender.engine.direction.head_motion import for_settings
         from render_head_motion_strip import plot_head
 
         head = for_settings(audio, GenerateSettings(checkpoint=args.checkpoint, head_motion=args.head_motion)

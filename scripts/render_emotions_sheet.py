@@ -26,7 +26,8 @@ import render_contact_sheet as sheet  # noqa: E402
 
 from emotalk_blender.blender import head_mesh  # noqa: E402
 from emotalk_blender.blender.portrait import quiet  # noqa: E402
-from emotalk_blender.engine import arkit, templates  # noqa: E402
+from emotalk_blender.engine import arkit  # noqa: E402
+from emotalk_blender.engine.formats import templates  # noqa: E402
 from emotalk_blender.engine.pipeline import GenerateSettings, generate  # noqa: E402
 
 LINE = "Peter picked a basket of fresh apples by the blue boat."

@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from emotalk_blender.engine.audio import load_audio  # noqa: E402
+from emotalk_blender.engine.audio.decoding import load_audio  # noqa: E402
 from emotalk_blender.engine.constants import FPS  # noqa: E402
-from emotalk_blender.engine.head_motion import AXES, for_settings  # noqa: E402
+from emotalk_blender.engine.direction.head_motion import AXES, for_settings  # noqa: E402
 from emotalk_blender.engine.pipeline import GenerateSettings, generate_from_audio  # noqa: E402
 
 FRAME_CENTRE = (0.0, -0.03, -0.01)  # the whole head, in the default head's coordinates
@@ -66,7 +66,7 @@ def render_rows(weights, head, frames, cell: int, audio_path: str) -> list[list[
 
     import emotalk_blender
     from emotalk_blender.blender import head_mesh, scene_writer
-    from emotalk_blender.engine import templates
+    from emotalk_blender.engine.formats import templates
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -49,14 +49,14 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     NumPy weights as our .safetensors, which the NumPy backend reads)."""
     meta = {"name": "tiny random test model"}
     if torch is None:
-        from emotalk_blender.engine import safetensors_io
-        from emotalk_blender.engine.config import small_config
-        from emotalk_blender.engine.layout import own_metadata
+        from emotalk_blender.engine.network import safetensors_io
+        from emotalk_blender.engine.network.config import small_config
+        from emotalk_blender.engine.network.layout import own_metadata
 
         path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
         safetensors_io.write(path, random_small_weights(), own_metadata(small_config(), meta))
         return path
-    from emotalk_blender.engine.checkpoint import save_checkpoint
+    from emotalk_blender.engine.network.checkpoint import save_checkpoint
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(random_small_model(), path, meta=meta)

@@ -23,7 +23,7 @@ def random_small_model(seed: int = 0):
     """A small torch EmoTalk with random weights everywhere, the output head included (upstream zeroes it)."""
     import torch
 
-    from emotalk_blender.engine.model import EmoTalk, small_config
+    from emotalk_blender.engine.network.model import EmoTalk, small_config
 
     torch.manual_seed(seed)
     model = EmoTalk(small_config())
@@ -36,8 +36,8 @@ def random_small_weights(seed: int = 0) -> dict:
     """Random weights for ``small_config()`` in NumPy alone (the Blender-only venvs have no torch):
     fan-in scaled like torch's default init, norms at 1, the output head biased positive like
     ``random_small_model``."""
-    from emotalk_blender.engine.config import small_config
-    from emotalk_blender.engine.layout import expected_shapes
+    from emotalk_blender.engine.network.config import small_config
+    from emotalk_blender.engine.network.layout import expected_shapes
 
     rng = np.random.default_rng(seed)
     weights = {}

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import transformers
 from torch import nn
 
-from emotalk_blender.engine.checkpoint import canonical_key
+from emotalk_blender.engine.network.checkpoint import canonical_key
 
 
 def _hf_encoder(cfg, sd: dict, prefix: str):

@@ -20,7 +20,7 @@ import pytest
 from emotalk_blender.engine.atomic import (
     OutputError, atomic_open, atomic_path, check_outputs, check_writable, save_npy, write_bytes, write_text,
 )
-from emotalk_blender.engine.devices import DeviceError, available_devices, check_device
+from emotalk_blender.engine.network.devices import DeviceError, available_devices, check_device
 
 REPO = Path(__file__).resolve().parent.parent
 OLD = b"the old file, which must survive"
@@ -246,7 +246,7 @@ def test_devices_without_torch():
     """The numpy backend's world: torch cannot be imported, only the CPU is there."""
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from emotalk_blender.engine.devices import DeviceError, available_devices, check_device\n"
+        "from emotalk_blender.engine.network.devices import DeviceError, available_devices, check_device\n"
         "assert available_devices() == ['cpu'] and check_device(None) == 'cpu'\n"
         "try:\n    check_device('cuda')\nexcept DeviceError as e:\n    print(e)\n"
     )

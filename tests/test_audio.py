@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emotalk_blender.engine.audio import available_decoders, decode, load_audio
-from emotalk_blender.engine.backend import normalise_audio
+from emotalk_blender.engine.audio.decoding import available_decoders, decode, load_audio
+from emotalk_blender.engine.network.interface import normalise_audio
 from emotalk_blender.engine.errors import AudioError
 
 

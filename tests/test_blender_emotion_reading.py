@@ -3,9 +3,9 @@ import bpy
 import numpy as np
 
 from blender_support import arkit_mesh
-from emotalk_blender.engine import emotion_reading as R
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backends import load_backend
+from emotalk_blender.engine.direction import emotion_reading as R
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.loading import load_backend
 from emotalk_blender.engine.paths import default_checkpoint
 
 pytest_plugins = ["blender_support"]  # the `blender` fixture

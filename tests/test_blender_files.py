@@ -7,7 +7,7 @@ import pytest
 
 from blender_support import arkit_mesh, expected_value, mesh_with_keys
 from emotalk_blender.blender import scene_writer
-from emotalk_blender.engine import livelinkface, motion_io
+from emotalk_blender.engine.formats import livelinkface, motion_io
 from emotalk_blender.engine.arkit import ARKIT_NAMES, INDEX
 
 pytest_plugins = ["blender_support"]  # the `blender` fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotalk_blender.blender import head_materials, portrait
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 
 pytest_plugins = ["blender_support"]
 

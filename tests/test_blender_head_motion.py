@@ -9,8 +9,8 @@ from mathutils import Vector
 
 from blender_support import arkit_mesh
 from emotalk_blender.blender import compat, head_motion_writer, scene_writer
-from emotalk_blender.engine import head_motion as hm
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.direction import head_motion as hm
+from emotalk_blender.engine.audio.decoding import load_audio
 
 pytest_plugins = ["blender_support"]  # the `blender` fixture
 
@@ -156,7 +156,7 @@ def test_live_link_face_csv_round_trip_carries_the_head(blender, tmp_path, speec
     scene_writer.write_take(obj, weights, head=head)
     path = tmp_path / "take.csv"
     assert bpy.ops.emotalk.export_motion(filepath=str(path)) == {"FINISHED"}
-    from emotalk_blender.engine.llf_rotations import read_head
+    from emotalk_blender.engine.formats.llf_rotations import read_head
 
     assert np.allclose(read_head(path), head, atol=2e-3)
     # Import onto another character: its head bone moves as the first head did.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotalk_blender.blender import head_identity, head_mesh, scene_writer
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES
 from emotalk_blender.engine.errors import TemplateError
 

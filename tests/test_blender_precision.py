@@ -2,7 +2,7 @@
 import bpy
 
 from emotalk_blender.blender import prefs
-from emotalk_blender.engine.precision import PRECISIONS
+from emotalk_blender.engine.network.precision import PRECISIONS
 
 pytest_plugins = ["blender_support"]  # the `blender` fixture
 

@@ -215,7 +215,7 @@ def test_bake_missing_device(tmp_path, speech_wav):
     torch = pytest.importorskip("torch")
     if torch.cuda.device_count() > 1:
         pytest.skip("this machine has cuda:1")
-    from emotalk_blender.engine.devices import available_devices
+    from emotalk_blender.engine.network.devices import available_devices
 
     proc = bake(speech_wav, "-o", tmp_path / "x.blend", "--device", "cuda:1", "--checkpoint", tmp_path / "none.pt")
     assert one_line_error(proc) == ("device 'cuda:1' is not available on this machine; "

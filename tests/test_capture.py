@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from capture_support import GRID, MODEL, ffmpeg, loudness_envelope, needs_grid, needs_mediapipe
-from emotalk_blender.engine import livelinkface
+from emotalk_blender.engine.formats import livelinkface
 from emotalk_blender.engine.arkit import ARKIT_NAMES, INDEX
 from emotalk_blender.engine.capture import video
 from emotalk_blender.engine.capture.base import CaptureError, load_capture_backend, parse_crop
 from emotalk_blender.engine.capture.capture import capture_video, fill_faceless, to_take
-from emotalk_blender.engine.cli import main
+from emotalk_blender.engine.cli.main import main
 from emotalk_blender.engine.constants import frames_for_samples
-from emotalk_blender.engine.postprocess import smooth
+from emotalk_blender.engine.motion.postprocess import smooth
 
 JAW = INDEX["jawOpen"]
 _captures: dict = {}
@@ -198,7 +198,7 @@ def test_missing_model_file(tmp_path, capsys):
 @needs_grid
 def test_mediapipe_not_installed_says_how_to_install(tmp_path):
     code = ("import sys; sys.modules['mediapipe'] = None\n"  # as in a Python without the package
-            "from emotalk_blender.engine.cli import main\n"
+            "from emotalk_blender.engine.cli.main import main\n"
             f"sys.exit(main(['capture', {str(GRID[0])!r}, '-o', {str(tmp_path / 'x.npy')!r}, "
             f"'--capture-model', {str(MODEL)!r}]))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

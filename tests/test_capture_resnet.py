@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import livelinkface, safetensors_io
+from emotalk_blender.engine.formats import livelinkface
+from emotalk_blender.engine.network import safetensors_io
 from emotalk_blender.engine.arkit import INDEX, NUM_BLENDSHAPES
 from emotalk_blender.engine.capture import resnet
 from emotalk_blender.engine.capture.base import CaptureBackend, CaptureError, load_capture_backend

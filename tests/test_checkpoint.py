@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine.checkpoint import load_checkpoint, read_tensors, replace_encoder, save_checkpoint
+from emotalk_blender.engine.network.checkpoint import load_checkpoint, read_tensors, replace_encoder, save_checkpoint
 from emotalk_blender.engine.errors import CheckpointError
-from emotalk_blender.engine.model import EmoTalk, EmoTalkConfig
+from emotalk_blender.engine.network.model import EmoTalk, EmoTalkConfig
 
 from helpers import random_small_model
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.cli import build_parser
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.cli.main import build_parser
 from emotalk_blender.engine.constants import frames_for_samples
-from emotalk_blender.engine.inference import predict
+from emotalk_blender.engine.network.inference import predict
 from emotalk_blender.engine.pipeline import GenerateSettings, generate, load_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES, mirror
-from emotalk_blender.engine.head import TARGET_REGIONS, make_default_head
-from emotalk_blender.engine.head import shape
+from emotalk_blender.training.head import TARGET_REGIONS, make_default_head
+from emotalk_blender.training.head import shape
 
 MOVE = 1e-6  # metres: a vertex "moves" if a target displaces it by more than this
 

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from helpers import espeak
 
-from emotalk_blender.engine import postprocess as pp
+import released_demo as pp
 from emotalk_blender.engine.arkit import INDEX
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backends import load_backend
-from emotalk_blender.engine.emotion_control import EmotionError, load_presets, presets_path
-from emotalk_blender.engine.face_parts import UPPER_FACE
-from emotalk_blender.engine.inference import predict
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.loading import load_backend
+from emotalk_blender.engine.direction.emotion_parsing import EmotionError
+from emotalk_blender.engine.direction.presets_file import load_presets, presets_path
+from emotalk_blender.engine.direction.face_parts import UPPER_FACE
+from emotalk_blender.engine.network.inference import predict
 from emotalk_blender.engine.paths import default_checkpoint
 from emotalk_blender.engine.pipeline import GenerateSettings, generate
 

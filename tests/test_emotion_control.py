@@ -6,12 +6,16 @@ import pytest
 import soundfile as sf
 
 from emotalk_blender.engine.constants import EMOTIONS, FPS, SAMPLE_RATE
-from emotalk_blender.engine.emotion_control import (
-    COLUMNS, EmotionError, Presets, TrackEntry, base_entry, clip_features, direct, interpolate_frames, load_presets,
-    make_direction, make_preset, make_presets, marker_track, parse_emotion_arg, parse_marker, parse_reference_arg,
-    parse_track, presets_path, reference_features, save_presets, track_weights,
+from emotalk_blender.engine.direction.emotion import (
+    COLUMNS, base_entry, clip_features, direct, make_direction, make_preset, make_presets, reference_features,
+    track_weights,
 )
+from emotalk_blender.engine.direction.emotion_parsing import (
+    EmotionError, TrackEntry, marker_track, parse_emotion_arg, parse_marker, parse_reference_arg, parse_track,
+)
+from emotalk_blender.engine.direction.presets_file import Presets, load_presets, presets_path, save_presets
 from emotalk_blender.engine.errors import AudioError
+from emotalk_blender.engine.network.numpy_backend import interpolate_frames
 
 D = 16  # emotion_dim of these tests
 
@@ -212,7 +216,7 @@ def backend(tmp_path_factory):
     """The real torch backend on a small random-weight model."""
     from helpers import random_small_model
 
-    from emotalk_blender.engine.torch_backend import TorchBackend
+    from emotalk_blender.engine.network.torch_backend import TorchBackend
 
     pytest.importorskip("torch")
     return TorchBackend(random_small_model())
@@ -221,7 +225,7 @@ def backend(tmp_path_factory):
 def _speech(tmp_path, text: str, voice: str = "en-us") -> np.ndarray:
     from helpers import espeak
 
-    from emotalk_blender.engine.audio import load_audio
+    from emotalk_blender.engine.audio.decoding import load_audio
 
     return load_audio(espeak(text, tmp_path / f"{abs(hash(text))}.wav", voice=voice))
 

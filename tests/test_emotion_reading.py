@@ -1,4 +1,4 @@
-"""The voice's emotion reading (engine/emotion_reading.py), its calibration, the ``emotion`` command and
+"""The voice's emotion reading (engine/direction/emotion_reading.py), its calibration, the ``emotion`` command and
 the take's lean toward neutral when the reading is unsure."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import emotion_reading as R
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backends import load_backend
+from emotalk_blender.engine.direction import emotion_reading as R
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.loading import load_backend
 from emotalk_blender.engine.constants import EMOTIONS
 
 torch = pytest.importorskip("torch")
@@ -23,7 +23,7 @@ def audio(speech_wav):
 
 def test_numpy_head_is_the_models_own_classifier(tiny_checkpoint, audio):
     """The NumPy reading equals the torch model's classifier logits (eval mode) on the same clip."""
-    from emotalk_blender.engine.model import normalise_audio
+    from emotalk_blender.engine.network.model import normalise_audio
 
     tb = load_backend(tiny_checkpoint, backend="torch", precision="fp32")
     with torch.no_grad():
@@ -89,7 +89,7 @@ def test_calibration_file_applies_to_its_own_model_only(tmp_path, tiny_checkpoin
 
 
 def _with_presets(ckpt, b):
-    from emotalk_blender.engine.emotion_control import Presets, presets_path, save_presets
+    from emotalk_blender.engine.direction.presets_file import Presets, presets_path, save_presets
 
     rng = np.random.default_rng(1)
     feats = {e: rng.normal(0, 1, b.config.emotion_dim).astype(np.float32) for e in EMOTIONS}
@@ -97,8 +97,8 @@ def _with_presets(ckpt, b):
 
 
 def test_unsure_reading_leans_to_neutral_and_off_is_todays_take(tmp_path, tiny_checkpoint, speech_wav, audio):
-    from emotalk_blender.engine import postprocess as pp
-    from emotalk_blender.engine.inference import predict
+    import released_demo as pp
+    from emotalk_blender.engine.network.inference import predict
     from emotalk_blender.engine.pipeline import GenerateSettings, generate
 
     ckpt = _with_calibration(tmp_path, tiny_checkpoint, temperature=1.0)
@@ -141,7 +141,7 @@ def test_neutral_lean_setting_is_checked():
 
 
 def test_emotion_command(tmp_path, tiny_checkpoint, speech_wav, capsys):
-    from emotalk_blender.engine.cli import main
+    from emotalk_blender.engine.cli.main import main
 
     ckpt = _with_calibration(tmp_path, tiny_checkpoint, temperature=2.0)
     assert main(["emotion", str(speech_wav), str(speech_wav), "--checkpoint", str(ckpt), "--json",

@@ -1,12 +1,12 @@
-"""Re-takes reuse the encoders' outputs (engine/encodings.py), and ``--precision auto`` keeps small
+"""Re-takes reuse the encoders' outputs (engine/network/encodings.py), and ``--precision auto`` keeps small
 networks in fp32 so the torch CLI, the NumPy backend and a stock Blender give the same take."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import backends, encodings, precision
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.network import loading as backends, encodings, precision
+from emotalk_blender.engine.audio.decoding import load_audio
 from emotalk_blender.engine.pipeline import generate
 from emotalk_blender.engine.settings import GenerateSettings
 
@@ -98,7 +98,7 @@ def test_auto_precision_keeps_the_default_model_fp32_and_equal_to_numpy(monkeypa
 
 
 def test_the_voice_reading_of_a_retake_is_not_computed_again(speech_wav):
-    from emotalk_blender.engine import emotion_reading
+    from emotalk_blender.engine.direction import emotion_reading
 
     backend = backends.load_backend(None, "cpu", "numpy")
     encodings.clear()

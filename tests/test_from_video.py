@@ -48,7 +48,7 @@ def test_corpus_is_the_3detf_layout_with_labels(corpus):
 
 
 def test_train_init_fine_tunes_the_default_model_and_the_loss_goes_down(corpus, tmp_path):
-    from emotalk_blender.engine.checkpoint import load_checkpoint
+    from emotalk_blender.engine.network.checkpoint import load_checkpoint
     from emotalk_blender.training.train import TrainConfig, train
 
     default = paths.default_checkpoint()

@@ -28,10 +28,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from emotalk_blender.engine import emotion_control as ec
-from emotalk_blender.engine import livelinkface, presets_store, stored_settings
+from emotalk_blender.engine.direction import emotion as ec
+from emotalk_blender.engine.direction import emotion_parsing as ep
+from emotalk_blender.engine.direction import presets_file as pf
+from emotalk_blender.engine.formats import livelinkface
+from emotalk_blender.engine.direction import presets_store
+from emotalk_blender.engine import stored_settings
 from emotalk_blender.engine.capture.base import CropError, clamp_crop, fit_crop, parse_crop
-from emotalk_blender.engine.cli import build_parser
+from emotalk_blender.engine.cli.main import build_parser
 from emotalk_blender.engine.errors import EmoTalkError
 from emotalk_blender.engine.settings import parse_person
 
@@ -50,7 +54,7 @@ NUMBER_TEXT = st.one_of(
 )
 TEXT = st.text(max_size=40)
 ANY_TEXT = st.one_of(TEXT, NUMBER_TEXT, st.text(alphabet=string.printable, max_size=60))
-LABELS = st.sampled_from([*ec.LABELS, "joy", "Happy", " sad ", ""])
+LABELS = st.sampled_from([*ep.LABELS, "joy", "Happy", " sad ", ""])
 
 
 def track_texts():
@@ -157,11 +161,11 @@ def test_presets_flags(scratch, pairs, flags):
 @given(text=track_texts(), frames=st.integers(1, 400), crossfade=st.integers(-5, 400))
 @example(text="0:happy,1e308:angry", frames=10, crossfade=10)
 def test_emotion_track_grammar(text, frames, crossfade):
-    entries = project_error_or_ok(lambda: ec.parse_track(text))
+    entries = project_error_or_ok(lambda: ep.parse_track(text))
     if isinstance(entries, EmoTalkError):
         return
-    assert all(e.frame >= 0 and e.label in ec.LABELS and 0 <= e.strength <= 1 for e in entries)
-    fade = project_error_or_ok(lambda: ec.check_crossfade(crossfade))
+    assert all(e.frame >= 0 and e.label in ep.LABELS and 0 <= e.strength <= 1 for e in entries)
+    fade = project_error_or_ok(lambda: ep.check_crossfade(crossfade))
     if not isinstance(fade, EmoTalkError):
         w = ec.track_weights(entries, frames, fade)
         assert w.shape == (frames, len(ec.COLUMNS)) and np.isfinite(w).all()
@@ -171,7 +175,7 @@ def test_emotion_track_grammar(text, frames, crossfade):
 @given(text=st.one_of(ANY_TEXT, st.tuples(ANY_TEXT, NUMBER_TEXT).map(":".join)))
 @example(text="clip.wav:nan")
 def test_emotion_name_reference_person_and_marker_texts(text):
-    for parse in (ec.parse_emotion_arg, ec.parse_reference_arg, parse_person, ec.parse_marker):
+    for parse in (ep.parse_emotion_arg, ep.parse_reference_arg, parse_person, ep.parse_marker):
         project_error_or_ok(lambda: parse(text))
 
 
@@ -263,7 +267,7 @@ def presets_files(draw):
 def test_presets_reader(scratch, data):
     path = scratch / "fuzz.presets.npz"
     path.write_bytes(data)
-    out = project_error_or_ok(lambda: ec.load_presets(path))
+    out = project_error_or_ok(lambda: pf.load_presets(path))
     if not isinstance(out, EmoTalkError):
         assert isinstance(out.meta, dict)
         assert all(n in ec.EMOTIONS and np.isfinite(v).all() for n, v in out.features.items())
@@ -271,8 +275,8 @@ def test_presets_reader(scratch, data):
 
 def test_presets_reader_reads_what_it_writes(scratch):
     path = scratch / "round.presets.npz"
-    ec.save_presets(path, ec.Presets({"happy": np.arange(4, dtype=np.float32)}, {"format": 1}))
-    np.testing.assert_array_equal(ec.load_presets(path).features["happy"], np.arange(4))
+    pf.save_presets(path, pf.Presets({"happy": np.arange(4, dtype=np.float32)}, {"format": 1}))
+    np.testing.assert_array_equal(pf.load_presets(path).features["happy"], np.arange(4))
 
 
 @FUZZ

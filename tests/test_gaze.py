@@ -6,9 +6,9 @@ import pytest
 
 from emotalk_blender.engine.arkit import BLINK_CHANNELS, INDEX
 from emotalk_blender.engine.constants import FPS
-from emotalk_blender.engine.face_parts import FaceControls, finish
-from emotalk_blender.engine.gaze import EYE_LOOK, GazeError, add_gaze, gaze_path, held_frames
-from emotalk_blender.engine.postprocess import insert_blinks
+from emotalk_blender.engine.direction.face_parts import FaceControls, finish
+from emotalk_blender.engine.direction.gaze import EYE_LOOK, GazeError, add_gaze, gaze_path, held_frames
+from emotalk_blender.engine.motion.postprocess import insert_blinks
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Head motion from the voice (engine/head_motion.py): the targets on real speech, direction, the
+"""Head motion from the voice (engine/direction/head_motion.py): the targets on real speech, direction, the
 gaze's counter-rotation, NAME.head.npy from the command line, and strength 0 changing nothing."""
 import glob
 import subprocess
@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import head_motion as hm
-from emotalk_blender.engine import head_stats as hs
+from emotalk_blender.engine.direction import head_motion as hm
+from emotalk_blender.engine.direction import head_stats as hs
 from emotalk_blender.engine.arkit import INDEX
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.audio.decoding import load_audio
 from emotalk_blender.engine.constants import FPS, frames_for_samples
-from emotalk_blender.engine.gaze import LOOK_RANGE_DEG, add_gaze, counter_rotation
+from emotalk_blender.engine.direction.gaze import LOOK_RANGE_DEG, add_gaze, counter_rotation
 from emotalk_blender.engine.pipeline import GenerateSettings, generate
 from emotalk_blender.engine.errors import EmoTalkError
 

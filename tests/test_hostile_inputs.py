@@ -17,7 +17,7 @@ import pytest
 
 from capture_support import GRID, MODEL, needs_grid, needs_mediapipe
 from helpers import write_wav
-from emotalk_blender.engine import livelinkface
+from emotalk_blender.engine.formats import livelinkface
 from emotalk_blender.engine.errors import EmoTalkError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def test_bake_flags_are_checked_before_any_scene_work(tmp_path, speech_wav, tiny
 def test_presets_for_the_shipped_model_never_write_inside_the_package(tmp_path, speech_wav):
     """No -o, no --checkpoint: the presets go to the user folder (said), the shipped file stays as it is."""
     from emotalk_blender.engine import paths
-    from emotalk_blender.engine.emotion_control import load_presets, presets_path
+    from emotalk_blender.engine.direction.presets_file import load_presets, presets_path
 
     shipped = presets_path(paths.default_checkpoint())
     before = shipped.read_bytes()
@@ -140,7 +140,7 @@ def test_a_plain_array_presets_file_beside_the_checkpoint_is_one_line(tmp_path, 
 
 
 def test_presets_of_another_feature_size_are_named_before_work(tmp_path, speech_wav, tiny_checkpoint):
-    from emotalk_blender.engine.emotion_control import Presets, save_presets
+    from emotalk_blender.engine.direction.presets_file import Presets, save_presets
 
     ckpt = tmp_path / "mine.pt"
     shutil.copy(tiny_checkpoint, ckpt)

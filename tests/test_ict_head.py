@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import identity, templates
+from emotalk_blender.engine.formats import identity, templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES
 
 REPO = Path(__file__).resolve().parents[1]

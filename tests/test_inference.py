@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine import backend as seam
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.network import interface as seam
+from emotalk_blender.engine.audio.decoding import load_audio
 from emotalk_blender.engine.constants import SAMPLE_RATE, frames_for_samples
 from emotalk_blender.engine.errors import Cancelled
-from emotalk_blender.engine.inference import cross_fade, predict, windows
-from emotalk_blender.engine.model import normalise_audio
-from emotalk_blender.engine.torch_backend import TorchBackend
+from emotalk_blender.engine.network.inference import cross_fade, predict, windows
+from emotalk_blender.engine.network.model import normalise_audio
+from emotalk_blender.engine.network.torch_backend import TorchBackend
 from helpers import random_small_model
 
 

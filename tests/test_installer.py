@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from emotalk_blender.engine import pip_install
+from emotalk_blender.engine.install import pip_install
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = "emotalk_probe_pkg"

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import arkit, livelinkface, motion_io
+from emotalk_blender.engine import arkit
+from emotalk_blender.engine.formats import livelinkface, motion_io
 from emotalk_blender.engine.errors import EmoTalkError
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "data" / "livelinkface" / "alex_rom_3.csv"

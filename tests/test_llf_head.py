@@ -1,16 +1,16 @@
-"""Live Link Face CSV head and eye rotation columns (engine/llf_rotations.py): units and signs
+"""Live Link Face CSV head and eye rotation columns (engine/formats/llf_rotations.py): units and signs
 checked on the real fixture, the head round trip, files without head rotation."""
 import csv
 from pathlib import Path
 
 import numpy as np
 
-from emotalk_blender.engine import head_motion as hm
-from emotalk_blender.engine import livelinkface
+from emotalk_blender.engine.direction import head_motion as hm
+from emotalk_blender.engine.formats import livelinkface
 from emotalk_blender.engine.arkit import INDEX
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.gaze import add_gaze
-from emotalk_blender.engine.llf_rotations import read_head, rotation_columns
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.direction.gaze import add_gaze
+from emotalk_blender.engine.formats.llf_rotations import read_head, rotation_columns
 
 FIXTURE = Path("/work/shared/data/livelinkface/alex_rom_3.csv")
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from emotalk_blender.blender import head_mesh
-from emotalk_blender.engine import metrics, pointcache, templates
+from emotalk_blender.engine.formats import metrics
+from emotalk_blender.engine.formats import pointcache, templates
 from emotalk_blender.engine.arkit import INDEX
 from emotalk_blender.engine.errors import EmoTalkError
 

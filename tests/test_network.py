@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from emotalk_blender.engine.checkpoint import canonical_key
-from emotalk_blender.engine.model import (DecoderLayer, EmoTalk, EmoTalkConfig, periodic_bias, receptive_samples,
-                                          small_config)
-from emotalk_blender.engine.wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, output_length
+from emotalk_blender.engine.network.checkpoint import canonical_key
+from emotalk_blender.engine.network.model import (DecoderLayer, EmoTalk, EmoTalkConfig, periodic_bias,
+                                                  receptive_samples, small_config)
+from emotalk_blender.engine.network.wav2vec2 import Wav2Vec2Config, Wav2Vec2Model, output_length
 
 transformers = pytest.importorskip("transformers")
 

@@ -11,16 +11,17 @@ import pytest
 import torch
 from scipy.special import erf as scipy_erf
 
-from emotalk_blender.engine import numpy_backend as nb
-from emotalk_blender.engine import paths, safetensors_io
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backend import normalise_audio
-from emotalk_blender.engine.checkpoint import load_checkpoint, save_checkpoint
-from emotalk_blender.engine.config import EmoTalkConfig, small_config
+from emotalk_blender.engine.network import numpy_backend as nb
+from emotalk_blender.engine import paths
+from emotalk_blender.engine.network import safetensors_io
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.interface import normalise_audio
+from emotalk_blender.engine.network.checkpoint import load_checkpoint, save_checkpoint
+from emotalk_blender.engine.network.config import EmoTalkConfig, small_config
 from emotalk_blender.engine.constants import frames_for_samples
 from emotalk_blender.engine.errors import CheckpointError
-from emotalk_blender.engine.layout import expected_shapes
-from emotalk_blender.engine.model import EmoTalk
+from emotalk_blender.engine.network.layout import expected_shapes
+from emotalk_blender.engine.network.model import EmoTalk
 
 from helpers import random_small_model
 
@@ -141,7 +142,7 @@ def test_half_precision_files_load_as_float32(tmp_path):
     # bf16 through torch (the reference conversion), f16 for the LayerNorms
     raw = {k: v.half().numpy() if "layer_norm" in k else v.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
            for k, v in sd.items()}
-    from emotalk_blender.engine.layout import own_metadata
+    from emotalk_blender.engine.network.layout import own_metadata
 
     metadata = own_metadata(model.config, {"name": "half"})
     # the writer has no bf16 dtype: write the uint16 words, then rename their dtype in the header
@@ -164,7 +165,7 @@ def test_half_precision_files_load_as_float32(tmp_path):
 def test_bad_files_are_one_line_errors(tmp_path):
     model = random_small_model()
     sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    from emotalk_blender.engine.layout import own_metadata
+    from emotalk_blender.engine.network.layout import own_metadata
 
     del sd["bs_map_r.bias"]
     bad = tmp_path / "bad.safetensors"
@@ -185,12 +186,13 @@ import sys
 for name in ("torch", "scipy", "soundfile"):
     sys.modules[name] = None  # any import of them now fails
 import numpy as np
-from emotalk_blender.engine import numpy_backend, paths
-from emotalk_blender.engine.audio import available_decoders, load_audio
-from emotalk_blender.engine.backend import normalise_audio
+from emotalk_blender.engine import paths
+from emotalk_blender.engine.network import numpy_backend
+from emotalk_blender.engine.audio.decoding import available_decoders, load_audio
+from emotalk_blender.engine.network.interface import normalise_audio
 from emotalk_blender.engine.constants import frames_for_samples
 from emotalk_blender.engine.errors import CheckpointError
-from emotalk_blender.engine.postprocess import postprocess
+from tests.released_demo import postprocess
 
 assert available_decoders() == ["wave"], available_decoders()
 backend = numpy_backend.load(paths.default_checkpoint())
@@ -219,6 +221,6 @@ def test_runs_with_torch_scipy_and_soundfile_blocked(default_model, speech_wav, 
     wav = load_audio(speech_wav)  # soundfile here, the stdlib wave there: the same samples
     _, _, want, _ = torch_stages(default_model, wav, 0.6, 2)
     assert np.abs(np.load(tmp_path / "raw.npy") - want).max() <= TOL
-    from emotalk_blender.engine.postprocess import postprocess
+    from released_demo import postprocess
 
     assert np.abs(np.load(tmp_path / "post.npy") - postprocess(want, seed=4)).max() <= TOL

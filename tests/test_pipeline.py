@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine import backends, paths
-from emotalk_blender.engine import postprocess as pp
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backend import Backend
+from emotalk_blender.engine.network import loading as backends
+from emotalk_blender.engine import paths
+import released_demo as pp
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.interface import Backend
 from emotalk_blender.engine.errors import CheckpointError
-from emotalk_blender.engine.inference import predict
+from emotalk_blender.engine.network.inference import predict
 from emotalk_blender.engine.pipeline import GenerateSettings, generate, load_model, model_status
 from emotalk_blender.engine.settings import SettingsError
 
@@ -36,7 +37,7 @@ def test_bad_controls_fail_before_the_audio_is_read(tmp_path, tiny_checkpoint):
 
 
 def test_importing_the_pipeline_needs_no_torch():
-    code = ("import sys; import emotalk_blender.engine.pipeline, emotalk_blender.engine.cli; "
+    code = ("import sys; import emotalk_blender.engine.pipeline, emotalk_blender.engine.cli.main; "
             "assert 'torch' not in sys.modules, 'torch imported'; "
             "assert not any(m.startswith('emotalk_blender.blender') for m in sys.modules), 'Blender side imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
@@ -54,7 +55,7 @@ def test_auto_backend_is_torch_when_importable_and_cached(tiny_checkpoint):
 
 def test_auto_backend_is_numpy_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"  # as in a stock Blender: import torch fails
-            "from emotalk_blender.engine import backends\n"
+            "from emotalk_blender.engine.network import loading as backends\n"
             "assert backends.choose_backend('auto') == 'numpy', backends.choose_backend('auto')\n"
             "try:\n"
             "    backends.load_backend(sys.argv[1], backend='torch')\n"
@@ -72,7 +73,7 @@ def test_numpy_backend_needs_the_cpu(tiny_checkpoint):
 
 
 def test_numpy_backend_through_the_seam(tiny_checkpoint, speech_wav):
-    pytest.importorskip("emotalk_blender.engine.numpy_backend")
+    pytest.importorskip("emotalk_blender.engine.network.numpy_backend")
     b = backends.load_backend(tiny_checkpoint, backend="numpy")
     assert isinstance(b, Backend) and b.name == "numpy" and b.device == "cpu"
     audio = load_audio(speech_wav)

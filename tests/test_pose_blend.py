@@ -1,12 +1,12 @@
-"""Pose blending (engine/pose_blend.py) against scipy's rotations as the reference."""
+"""Pose blending (engine/motion/pose_blend.py) against scipy's rotations as the reference."""
 import numpy as np
 import pytest
 
 pytest.importorskip("scipy")  # the reference (the bpy-only venvs have no scipy)
 from scipy.spatial.transform import Rotation, Slerp
 
-from emotalk_blender.engine import pose_blend
-from emotalk_blender.engine.pose_blend import EULER_ORDERS, Poses
+from emotalk_blender.engine.motion import pose_blend
+from emotalk_blender.engine.motion.pose_blend import EULER_ORDERS, Poses
 
 
 def _wxyz(r: Rotation) -> np.ndarray:

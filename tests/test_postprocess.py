@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.signal import savgol_filter
 
-from emotalk_blender.engine import postprocess as pp
+from emotalk_blender.engine.motion import postprocess as pp
 from emotalk_blender.engine.arkit import BLINK_CHANNELS, INDEX
 
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine import backends, mapped_pages, torch_backend
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.checkpoint import load_checkpoint
+from emotalk_blender.engine.network import loading as backends, mapped_pages, torch_backend
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.checkpoint import load_checkpoint
 from emotalk_blender.engine.errors import CheckpointError, EmoTalkError
-from emotalk_blender.engine.inference import predict
+from emotalk_blender.engine.network.inference import predict
 from emotalk_blender.engine.constants import frames_for_samples
-from emotalk_blender.engine.model import EmoTalk
-from emotalk_blender.engine.precision import (PrecisionError, cpu_flags, native_bf16, precision_of,
+from emotalk_blender.engine.network.model import EmoTalk
+from emotalk_blender.engine.network.precision import (PrecisionError, cpu_flags, native_bf16, precision_of,
                                               resolve_precision)
 from emotalk_blender.engine.settings import GenerateSettings
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.backends import load_backend
-from emotalk_blender.engine.emotion_control import clip_features, load_presets, presets_path
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.loading import load_backend
+from emotalk_blender.engine.direction.emotion import clip_features
+from emotalk_blender.engine.direction.presets_file import load_presets, presets_path
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -110,7 +110,7 @@ def test_missing_device_lists_what_there_is(tmp_path, speech_wav, device):
     pytest.importorskip("torch")
     if _has(device):
         pytest.skip(f"this machine has {device}")
-    from emotalk_blender.engine.devices import available_devices
+    from emotalk_blender.engine.network.devices import available_devices
 
     proc = cli("generate", speech_wav, "-o", tmp_path / "x.npy", "--device", device,
                "--checkpoint", tmp_path / "none.pt")
@@ -128,7 +128,7 @@ def _overshooting_take() -> np.ndarray:
 
 
 def test_csv_export_clamps_npy_export_keeps_raw(tmp_path):
-    from emotalk_blender.engine import livelinkface, motion_io
+    from emotalk_blender.engine.formats import livelinkface, motion_io
 
     take = _overshooting_take()
     livelinkface.write_csv(tmp_path / "t.csv", take)
@@ -142,7 +142,7 @@ def test_csv_export_clamps_npy_export_keeps_raw(tmp_path):
 
 @pytest.mark.parametrize("kind", ["csv", "npy"])
 def test_export_onto_a_full_disk_keeps_the_old_file(tmp_path, kind):
-    from emotalk_blender.engine import livelinkface, motion_io
+    from emotalk_blender.engine.formats import livelinkface, motion_io
 
     write = livelinkface.write_csv if kind == "csv" else motion_io.save_motion_npy
     big = np.random.default_rng(1).uniform(0, 1, (900, 52)).astype(np.float32)  # 30 s: > 64 kB either way
@@ -154,7 +154,7 @@ def test_export_onto_a_full_disk_keeps_the_old_file(tmp_path, kind):
 
 
 def test_export_into_a_read_only_folder(tmp_path):
-    from emotalk_blender.engine import livelinkface
+    from emotalk_blender.engine.formats import livelinkface
 
     with tmpfs(tmp_path / "ro", "64k", {"take.csv": OLD}, read_only=True) as ro:
         with pytest.raises(EmoTalkError) as err:
@@ -166,7 +166,7 @@ def test_export_into_a_read_only_folder(tmp_path):
 # --- other outputs: point caches, checkpoints ------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["pc2", "mdd", "npy"])
 def test_point_cache_on_a_full_disk(tmp_path, fmt):
-    from emotalk_blender.engine import pointcache
+    from emotalk_blender.engine.formats import pointcache
 
     write = {"pc2": pointcache.write_pc2, "mdd": pointcache.write_mdd, "npy": pointcache.save_npy}[fmt]
     verts = np.zeros((30, 1000, 3), np.float32)  # 360 kB
@@ -179,7 +179,7 @@ def test_point_cache_on_a_full_disk(tmp_path, fmt):
 
 def test_checkpoint_on_a_full_disk(tmp_path):
     pytest.importorskip("torch")
-    from emotalk_blender.engine.checkpoint import save_checkpoint
+    from emotalk_blender.engine.network.checkpoint import save_checkpoint
     from helpers import random_small_model
 
     model = random_small_model()
@@ -202,7 +202,7 @@ def _long_stereo(path: Path, seconds: float, rate: int = 48000) -> Path:
 
 
 def test_block_decoding_equals_the_whole_file(tmp_path):
-    from emotalk_blender.engine import audio
+    from emotalk_blender.engine.audio import decoding as audio
 
     path = _long_stereo(tmp_path / "long.wav", 7.3)  # several blocks of BLOCK_FRAMES, not a whole one last
     whole, rate = audio.decode(str(path), "soundfile")
@@ -217,7 +217,7 @@ _PEAK = """
 import resource, sys
 import numpy as np
 import soundfile
-from emotalk_blender.engine.audio import load_audio
+from emotalk_blender.engine.audio.decoding import load_audio
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 x = load_audio(sys.argv[1])
 print(x.size, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

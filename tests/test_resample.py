@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly as scipy_resample_poly
 
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.resample import Resampler, lowpass, resample_poly
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.audio.resample import Resampler, lowpass, resample_poly
 
 
 def factors(rate: int, target: int = 16000) -> tuple[int, int]:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_filter
 
-from emotalk_blender.engine import postprocess as pp
+from emotalk_blender.engine.motion import postprocess as pp
 
 
 @pytest.mark.parametrize("frames", [3, 4, 5, 6, 7, 8, 31, 600])

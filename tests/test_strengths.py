@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from emotalk_blender.engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
-from emotalk_blender.engine.face_parts import (
+from emotalk_blender.engine.direction.face_parts import (
     LOWER_FACE, UPPER_FACE, FaceControlError, FaceControls, finish, offset_eyelids, open_lips, scale_parts,
     smooth_parts,
 )
-from emotalk_blender.engine.postprocess import blink_starts, insert_blinks, postprocess, smooth
+from emotalk_blender.engine.motion.postprocess import blink_starts, insert_blinks, smooth
+from released_demo import postprocess
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_blink_rate_scales_the_gaps():
 
 
 def test_smoothing_window_per_part(raw):
-    from emotalk_blender.engine.postprocess import savgol
+    from emotalk_blender.engine.motion.postprocess import savgol
 
     out = smooth_parts(raw, 9, 3)
     np.testing.assert_allclose(out[:, UPPER_FACE], savgol(raw[:, UPPER_FACE], 9, 2), atol=1e-6)

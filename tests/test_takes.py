@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotalk_blender.engine import takes
+from emotalk_blender.engine.motion import takes
 from emotalk_blender.engine.arkit import ARKIT_NAMES, INDEX
 
 

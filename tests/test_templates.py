@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from emotalk_blender.engine import templates
+from emotalk_blender.engine.formats import templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES
 from emotalk_blender.engine.errors import TemplateError
-from emotalk_blender.engine.obj_templates import import_obj_folder
+from emotalk_blender.engine.formats.obj_templates import import_obj_folder
 
 RNG = np.random.default_rng(7)
 

@@ -13,13 +13,13 @@ import torch
 
 from emotalk_blender.engine import paths
 from emotalk_blender.engine.arkit import INDEX
-from emotalk_blender.engine.audio import load_audio
-from emotalk_blender.engine.checkpoint import load_checkpoint
+from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.network.checkpoint import load_checkpoint
 from emotalk_blender.engine.constants import FPS, SAMPLE_RATE
-from emotalk_blender.engine.inference import predict
-from emotalk_blender.engine.model import small_config
+from emotalk_blender.engine.network.inference import predict
+from emotalk_blender.engine.network.model import small_config
 from emotalk_blender.training import corpus
-from emotalk_blender.engine.model import EmoTalk
+from emotalk_blender.engine.network.model import EmoTalk
 from emotalk_blender.training.evaluate import lip_scores
 from emotalk_blender.training.train import (
     ClipCache,

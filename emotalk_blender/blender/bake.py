@@ -20,14 +20,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engine import atomic, direction_flags
-from ..engine.audio import check_audio_path
-from ..engine.backend import BACKENDS
-from ..engine.precision import PRECISIONS
+from ..engine import atomic
+from ..engine.direction import flags as direction_flags
+from ..engine.audio.decoding import check_audio_path
+from ..engine.network.interface import BACKENDS
+from ..engine.network.precision import PRECISIONS
 from ..engine.constants import NUM_PERSONS
 from ..engine.progress import ProgressBar
 from ..engine.errors import EmoTalkError
-from ..engine.cli import settings_of
+from ..engine.cli.main import settings_of
 from ..engine.settings import GenerateSettings
 
 
@@ -99,7 +100,7 @@ def animate(obj, audio, *, level=1.0, person=0, seed=0, smooth=True, blinks=True
                 start_frame=start_frame, checkpoint=settings.checkpoint or "")}
     head = None
     if settings.head_motion > 0:  # head motion from the voice, keyed on the head object or bone
-        from ..engine.head_motion import motion_for_file
+        from ..engine.direction.head_motion import motion_for_file
 
         head = motion_for_file(str(audio), settings, len(weights))
     return scene_writer.write_take(obj, weights, scene=scene, start_frame=start_frame,
@@ -110,9 +111,9 @@ def _prepare_scene(args):
     """A fresh scene with the character: the target .blend's object, or a new head."""
     import bpy
 
-    from ..engine import templates
+    from ..engine.formats import templates
     from ..engine.errors import EmoTalkError
-    from ..engine.templates import resolve_template
+    from ..engine.formats.templates import resolve_template
     from . import head_mesh
 
     if args.target_blend:

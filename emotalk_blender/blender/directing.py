@@ -13,7 +13,7 @@ import dataclasses
 import bpy
 
 from ..engine import controls
-from ..engine.emotion_control import TrackEntry, marker_track
+from ..engine.direction.emotion_parsing import TrackEntry, marker_track
 from ..engine.errors import EmoTalkError
 from . import controls_props, head_motion_writer
 

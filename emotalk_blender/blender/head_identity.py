@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..engine import identity, templates
+from ..engine.formats import identity, templates
 from ..engine.errors import TemplateError
 from .operator_base import poll_with_reason, reports_errors
 

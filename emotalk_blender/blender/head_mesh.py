@@ -9,7 +9,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..engine import arkit, templates
+from ..engine import arkit
+from ..engine.formats import templates
 from ..engine.errors import TemplateError
 from . import compat
 

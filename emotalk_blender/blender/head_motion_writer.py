@@ -1,4 +1,4 @@
-"""Head motion (engine/head_motion.py) written into a take: rotation F-curves on the head object,
+"""Head motion (engine/direction/head_motion.py) written into a take: rotation F-curves on the head object,
 or on an armature's head or neck bone (found by name, e.g. Rigify's ``head``).
 
 The curves belong to the take: on Blender 4.4+ they are a slot of the take's own Action (one slot
@@ -19,8 +19,8 @@ import bpy
 import numpy as np
 from mathutils import Euler, Matrix, Quaternion
 
-from ..engine import takes
-from ..engine.head_motion import PITCH, ROLL, YAW
+from ..engine.motion import takes
+from ..engine.direction.head_motion import PITCH, ROLL, YAW
 from . import artist_action, compat
 from .rollback import Rollback
 
@@ -283,8 +283,8 @@ def head_for(op, audio_path: str, frames: int, settings):
         return None
     import dataclasses
 
-    from ..engine.audio import load_audio
-    from ..engine.head_motion import for_settings
+    from ..engine.audio.decoding import load_audio
+    from ..engine.direction.head_motion import for_settings
 
     return for_settings(load_audio(audio_path), dataclasses.replace(settings, head_motion=strength), frames)
 
@@ -325,15 +325,15 @@ def head_file(path: str, frames: int) -> np.ndarray | None:
     NAME.head.npy beside NAME.npy; (frames, 3) degrees, or None."""
     import os
 
-    from ..engine.head_motion import head_path
-    from ..engine.llf_rotations import read_head as read_csv_head
+    from ..engine.direction.head_motion import head_path
+    from ..engine.formats.llf_rotations import read_head as read_csv_head
 
     if path.lower().endswith(".csv"):
         head = read_csv_head(path)
     elif os.path.isfile(head_path(path)):
         head = np.load(head_path(path), allow_pickle=False)
         if head.ndim != 2 or head.shape[1] != 3 or not np.isfinite(head).all():
-            from ..engine.motion_io import MotionFileError
+            from ..engine.formats.motion_io import MotionFileError
 
             raise MotionFileError(f"{head_path(path)}: expected (T, 3) finite head angles, got {head.shape}")
     else:

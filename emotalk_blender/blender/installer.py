@@ -1,6 +1,6 @@
 """Install PyTorch from the Preferences: the operators and what the Preferences draw of it.
 
-pip runs in a subprocess (``engine/pip_install.py``) with Blender's own Python into the extension's
+pip runs in a subprocess (``engine/install/pip_install.py``) with Blender's own Python into the extension's
 user folder; a timer polls it and redraws the Preferences. In background mode there is no event
 loop, so the operator waits for pip instead. The folder goes on ``sys.path`` at register().
 """
@@ -13,7 +13,7 @@ import sys
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..engine import pip_install
+from ..engine.install import pip_install
 from . import addon_name
 
 BUILD_ITEMS = tuple((key, f"{b.label} ({b.download})", f"PyTorch {b.label} build, {b.download} download")
@@ -93,9 +93,9 @@ def _finish(job: pip_install.PipInstall) -> str:
     else:
         text = f"Install failed: {result.reason}"
     _state["status"] = text
-    from . import prefs
+    from . import pref_values
 
-    prefs.forget_status()  # the model status may change now that torch is (or is not) there
+    pref_values.forget_status()  # the model status may change now that torch is (or is not) there
     return text
 
 
@@ -142,13 +142,13 @@ class EMOTALK_OT_install_torch(bpy.types.Operator):
     index: StringProperty(default="", options={"HIDDEN", "SKIP_SAVE"})  # another package's own index (PyPI)
 
     def execute(self, context):
-        from . import prefs
+        from . import pref_values
 
         if running():
             self.report({"ERROR"}, "An install is already running")
             return {"CANCELLED"}
         build = pip_install.TORCH_BUILDS[self.build]
-        index = prefs.get(context)["package_index"] or self.index or build.index_url
+        index = pref_values.get(context)["package_index"] or self.index or build.index_url
         index_url = pip_install.index_url_of(index)
         if pip_install.is_remote(index_url) and not bpy.app.online_access:
             self.report({"ERROR"}, "Online access is off: allow it in Preferences > System > Network "

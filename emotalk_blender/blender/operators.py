@@ -14,9 +14,9 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..engine import emotion_reading
+from ..engine.direction import emotion_reading
 from ..engine.arkit import NUM_BLENDSHAPES
-from ..engine.audio import check_audio_path
+from ..engine.audio.decoding import check_audio_path
 from ..engine.errors import AudioError, EmoTalkError
 from ..engine.jobs import GenerateJob
 from ..engine.settings import GenerateSettings
@@ -68,7 +68,7 @@ def _finish_take(op, context, obj, weights, settings):
         obj, weights, scene=context.scene, start_frame=op.start_frame,
         audio_path=blend_path(op.filepath), meta=_meta(op, context, settings),
         head=head_motion_writer.head_for(op, blend_path(op.filepath), len(weights), settings))
-    reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/emotion_reading.py)
+    reading = emotion_reading.LAST.get("reading")  # set by this take's generate (engine/direction/emotion_reading.py)
     context.scene.emotalk.last_take = take.summary() + (f"; {reading.summary()}" if reading is not None else "")
     for warning in take.warnings:
         op.report({"WARNING"}, warning)
@@ -153,7 +153,7 @@ class EMOTALK_OT_create_head(bpy.types.Operator):
 
     @reports_errors
     def execute(self, context):
-        from ..engine import templates
+        from ..engine.formats import templates
         from . import head_mesh
 
         name = self.template or prefs.get(context)["template"] or ""
@@ -199,7 +199,7 @@ class EMOTALK_OT_import_motion(bpy.types.Operator, ImportHelper):
 
     @reports_errors
     def execute(self, context):
-        from ..engine import livelinkface, motion_io
+        from ..engine.formats import livelinkface, motion_io
 
         path = blend_path(self.filepath, "motion file")
         obj = context.active_object
@@ -229,7 +229,7 @@ class EMOTALK_OT_export_motion(bpy.types.Operator, ExportHelper):
 
     @reports_errors
     def execute(self, context):
-        from ..engine import livelinkface, motion_io
+        from ..engine.formats import livelinkface, motion_io
 
         from ..engine.atomic import check_writable
 

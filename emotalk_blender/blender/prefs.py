@@ -15,6 +15,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..engine.errors import EmoTalkError
 from . import addon_name, installer
+from .pref_values import _status, forget_status, get
 
 TORCH_FORMATS = (".pt", ".pth", ".bin", ".ckpt")  # torch pickles: only the torch backend reads them
 BACKEND_ITEMS = (("AUTO", "Auto", "PyTorch when installed, else NumPy"),
@@ -116,13 +117,6 @@ class TorchMissing:
         return f"{self.problem}: {self.remedy}"
 
 
-_status: dict = {"checked": None}  # the last Check model's Status
-
-
-def forget_status() -> None:
-    _status["checked"] = None
-
-
 def torch_missing(checkpoint: str | None, backend: str = "auto", device: str | None = None) -> TorchMissing | None:
     """What needs PyTorch when these settings do and it is not installed, else None."""
     checkpoint = checkpoint or ""
@@ -180,27 +174,6 @@ def check_model() -> str:
             checked = Status(f"Not loaded: {type(exc).__name__}: {exc}", ok=False)
     _status["checked"] = checked
     return checked.text
-
-
-def get(context=None) -> dict:
-    """The preferences as plain values; defaults when the add-on is not enabled (scripts, tests)."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(addon_name())
-    prefs = addon.preferences if addon is not None else None
-
-    def value(name, default):
-        return getattr(prefs, name) if prefs is not None else default
-
-    device = value("device", "AUTO")
-    return {
-        "checkpoint": bpy.path.abspath(value("checkpoint", "")) or None,
-        "backend": value("backend", "AUTO").lower(),  # GenerateSettings.backend: auto, torch, numpy
-        "device": None if device == "AUTO" else device,
-        "precision": value("precision", "AUTO").lower(),  # GenerateSettings.precision: auto, fp32, bf16, fp16
-        "template": bpy.path.abspath(value("template", "")) or None,
-        "python_path": value("python_path", ""),
-        "package_index": value("package_index", "").strip(),
-    }
 
 
 classes = (EMOTALK_AP_preferences,)

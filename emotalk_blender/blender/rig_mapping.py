@@ -14,7 +14,8 @@ import re
 import bpy
 import numpy as np
 
-from ..engine import arkit, pose_blend
+from ..engine import arkit
+from ..engine.motion import pose_blend
 from ..engine.arkit import NUM_BLENDSHAPES
 from . import compat
 from .retarget import Mapping, TargetError

@@ -18,11 +18,11 @@ import os
 import bpy
 import numpy as np
 
-from ..engine import takes
+from ..engine.motion import takes
 from ..engine.arkit import INDEX
 from ..engine.errors import AudioError, EmoTalkError
-from ..engine.motion_io import check_motion
-from ..engine.pose_blend import EULER_ORDERS, blend, quat_to_euler
+from ..engine.formats.motion_io import check_motion
+from ..engine.motion.pose_blend import EULER_ORDERS, blend, quat_to_euler
 from . import artist_action, compat, head_motion_writer, rig_mapping, scene_writer
 from .rollback import Rollback
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from ..engine import takes
+from ..engine.motion import takes
 from ..engine.arkit import INDEX, NUM_BLENDSHAPES
 from ..engine.constants import FPS
 from ..engine.errors import AudioError, EmoTalkError
-from ..engine.motion_io import MotionFileError, check_motion
+from ..engine.formats.motion_io import MotionFileError, check_motion
 from . import compat, head_motion_writer, retarget
 from .props import MAX_FRAME
 from .rollback import Rollback
@@ -138,7 +138,7 @@ def write_take(obj, weights, *, scene=None, start_frame: int = 1, audio_path=Non
                head_bone: str | None = None) -> Take:
     """Write ``weights`` (T, 52, released order, 30 fps) onto ``obj``'s shape keys as a new take.
 
-    ``head``: (T, 3) head motion in degrees (engine/head_motion.py), keyed on the head object or
+    ``head``: (T, 3) head motion in degrees (engine/direction/head_motion.py), keyed on the head object or
     bone (``head_bone``, else found by name) as part of the take (head_motion_writer.py).
 
     Returns a ``Take``; raises ``retarget.TargetError`` (or another EmoTalkError) with the scene

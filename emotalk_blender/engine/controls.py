@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .constants import EMOTIONS, FPS, NUM_PERSONS
-from .head_motion import STYLES as HEAD_STYLES
-from .head_motion import check_seed as check_head_seed
-from .head_motion import check_strength as check_head_strength
-from .head_motion import check_style as check_head_style
+from .direction.head_motion import STYLES as HEAD_STYLES
+from .direction.head_motion import check_seed as check_head_seed
+from .direction.head_motion import check_strength as check_head_strength
+from .direction.head_motion import check_style as check_head_style
 
 LAYERS = ("network", "post", "direction", "face", "eyes", "head")
 
@@ -92,7 +92,7 @@ class Control:
 
 
 def _lazy(module: str, function: str, *args):
-    """A checker from another engine module, imported at first use (emotion_control and gaze import much
+    """A checker from another engine module, imported at first use (direction's modules import much
     more than the table needs, settings among it)."""
     def check(value):
         import importlib
@@ -118,7 +118,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("emotion_source", "enum", "voice", label="Emotion from", items=_SOURCES, cli=False),
     Control("emotion", "enum", "neutral", label="Emotion", cli=False,
             items=tuple((e, e.title(), f"The model's {e} preset") for e in EMOTIONS),
-            check=_lazy("emotion_control", "check_emotion")),
+            check=_lazy("direction.emotion_parsing", "check_emotion")),
     Control("emotion_reference", "path", None, label="Reference", cli=False, subtype="FILE_PATH",
             help="Recording whose emotion drives the face"),
     Control("emotion_mix", "float", 1.0, 0.0, 1.0, label="Mix", cli=False, subtype="FACTOR",
@@ -130,7 +130,7 @@ CONTROLS: tuple[Control, ...] = (
                  "reference); in Blender, used when markers are off"),
     Control("crossfade", "int", 10, 0, 10 * FPS, unit="frames", label="Cross-fade",
             help="Frames (at 30 fps) over which each marker's emotion fades in",
-            check=_lazy("emotion_control", "check_crossfade")),
+            check=_lazy("direction.emotion_parsing", "check_crossfade")),
     Control("upper_face", "float", 1.0, 0.0, 2.0, summary=True, label="Upper face", layer="face",
             help="Strength of brows, eyes, cheeks and nose"),
     Control("lower_face", "float", 1.0, 0.0, 2.0, summary=True, label="Lower face", layer="face",
@@ -148,7 +148,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("lower_smooth", "int", 5, 1, 31, summary=True, label="Lower smoothing", layer="face", odd=True,
             off="1 = off", help="Savitzky-Golay window of the lower face (odd; 1 = off)"),
     Control("gaze", "float", 0.0, 0.0, 1.0, summary=True, label="Gaze", layer="eyes", subtype="FACTOR",
-            off="0 = off", help="Procedural eye saccades and drift (0 = off)", check=_lazy("gaze", "check_strength")),
+            off="0 = off", help="Procedural eye saccades and drift (0 = off)",
+            check=_lazy("direction.gaze", "check_strength")),
     Control("gaze_seed", "int", 0, 0, label="Gaze seed", layer="eyes", help="The gaze's own seed"),
     Control("head_motion", "float", 0.0, 0.0, 2.0, summary=True, label="Head motion", layer="head",
             help="Head nods and turns from the voice, on the head object or its head/neck bone "

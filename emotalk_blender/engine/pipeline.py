@@ -10,14 +10,14 @@ import threading
 
 import numpy as np
 
-from . import head_motion
-from .audio import load_audio
-from .backends import load_backend, model_status, resolve_checkpoint
+from .direction import head_motion
+from .audio.decoding import load_audio
+from .network.loading import load_backend, model_status, resolve_checkpoint
 from .constants import frames_for_samples
-from .emotion_control import take_direction
-from .emotion_reading import directed_features, voice_lean
-from .face_parts import finish
-from .inference import Progress, predict
+from .direction.emotion import take_direction
+from .direction.emotion_reading import directed_features, voice_lean
+from .direction.face_parts import finish
+from .network.inference import Progress, predict
 from .settings import GenerateSettings
 
 __all__ = ["GenerateSettings", "generate", "generate_from_audio", "load_model", "model_status", "resolve_checkpoint"]
@@ -43,7 +43,7 @@ def generate_from_audio(audio: np.ndarray, settings: GenerateSettings = Generate
     directed = directed_features(direction, lean)
     raw = predict(backend, audio, level=settings.level, person=settings.person, progress=progress, cancel=cancel,
                   direct=directed)
-    # With default settings this is exactly postprocess.postprocess (the released demo's steps).
+    # With default settings this is exactly the released demo's steps (smoothing, then blinks).
     head = head_motion.for_settings(audio, settings, len(raw))  # None when off; the eyes hold fixation against it
     return finish(raw, settings.face_controls(), smoothing=settings.smooth, blinks=settings.blinks,
                   seed=settings.seed, gaze_strength=settings.gaze, gaze_seed=settings.gaze_seed, head=head)

@@ -15,12 +15,12 @@ import os
 import typing
 from typing import Sequence
 
-from .backend import BACKENDS
+from .network.interface import BACKENDS
 from .constants import NUM_PERSONS
 from .controls import CONTROLS
-from .devices import check_device
+from .network.devices import check_device
 from .errors import EmoTalkError
-from .precision import precision_of
+from .network.precision import precision_of
 
 Person = int | Sequence[float]  # a style index, or NUM_PERSONS mixing weights
 
@@ -49,7 +49,7 @@ class _Checks:
 
     def face_controls(self):
         """The face-part controls as ``face_parts.FaceControls``."""
-        from .face_parts import FaceControls
+        from .direction.face_parts import FaceControls
 
         return FaceControls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FaceControls)})
 
@@ -78,14 +78,15 @@ _OWN_CHECKS = {"level", "person", "smooth", "blinks", "emotion_source", "emotion
 
 
 def _face_fields() -> set[str]:
-    from .face_parts import FaceControls
+    from .direction.face_parts import FaceControls
 
     return {f.name for f in dataclasses.fields(FaceControls)}
 
 
 def check_direction(s: GenerateSettings) -> GenerateSettings:
     """The directing settings checked: emotion names, mix, track syntax, strengths, gaze, the reference file."""
-    from .emotion_control import TrackEntry, base_entry, parse_track
+    from .direction.emotion import base_entry
+    from .direction.emotion_parsing import TrackEntry, parse_track
     from .errors import AudioError
 
     own = _OWN_CHECKS | _face_fields()

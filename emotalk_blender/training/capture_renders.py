@@ -89,8 +89,8 @@ def sample_weights(rng: np.random.Generator, count: int) -> np.ndarray:
 
 def recorded_weights(paths, rng: np.random.Generator, count: int) -> np.ndarray:
     """``count`` frames drawn from recorded takes (.npy (T, 52) in the released order, or Live Link Face CSV)."""
-    from ..engine import livelinkface
-    from ..engine.motion_io import check_motion
+    from ..engine.formats import livelinkface
+    from ..engine.formats.motion_io import check_motion
 
     takes = []
     for p in paths:
@@ -198,7 +198,7 @@ def render_pairs(weights: np.ndarray, size: int = 128, seed: int = 0, obj_name: 
     import bpy
 
     from ..blender import head_mesh, preview
-    from ..engine import templates
+    from ..engine.formats import templates
 
     rng = np.random.default_rng(seed + 1)
     if blend_file:
@@ -311,7 +311,7 @@ def livelinkface_pairs(video_path, csv_path, size: int = 128, crop=None, timecod
     Frame ``i`` is at the video's start timecode + i / fps (``timecode`` overrides the file's); the
     CSV rows are interpolated linearly at that time, and frames outside the CSV's span are dropped.
     """
-    from ..engine import livelinkface
+    from ..engine.formats import livelinkface
 
     info = video.probe(video_path)
     times, rows = livelinkface.read_csv_timed(csv_path, csv_timecode_fps)

@@ -45,12 +45,12 @@ from ..engine.atomic import atomic_open, atomic_path, save_npy, write_text
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
 from . import augment, espeak, gen3, natural, real
+from .corpus_layout import CSV_FIELDS, FORMAT_VERSION
 from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import synthesize
 from .sentences import HELD_OUT_SENTENCES, SENTENCES, TRAIN_SENTENCES
 from .visemes import mouth_track, seal_frames
 
-FORMAT_VERSION = 1
 REAL_SPEAKER = len(SPEAKERS)  # speaker id of the asterisk voice
 REAL_PERSON = 0  # face style used for the real speaker's targets
 AUG_PROBABILITY = 0.5
@@ -304,10 +304,6 @@ def render(clips: list[ClipPlan], out_dir: str | os.PathLike, workers: int = 1) 
     jobs = [(c, str(out_dir)) for c in clips]
     with ctx.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(_work, jobs, chunksize=4)
-
-
-CSV_FIELDS = ("name", "kind", "split", "speaker", "person", "emotion", "level", "sentence", "duration", "frames",
-              "text")
 
 
 def build(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int | None = None,

@@ -24,8 +24,8 @@ from scipy.optimize import minimize
 
 from ..engine.atomic import write_text
 from ..engine.constants import EMOTIONS
-from ..engine.emotion_reading import (Calibration, _classifier, calibration_path, file_sha256, hidden_states,
-                                      logits_of)
+from ..engine.direction.emotion_reading import (Calibration, _classifier, calibration_path, file_sha256, hidden_states,
+                                                     logits_of)
 from . import gen3
 
 NEUTRAL = EMOTIONS.index("neutral")
@@ -116,7 +116,7 @@ def clip_sets(sources, seed: int = 0, per_set: int = 60) -> dict[str, list[tuple
 
 
 def logits_for(backend, clips, log=print) -> np.ndarray:
-    from ..engine.audio import load_audio
+    from ..engine.audio.decoding import load_audio
 
     head = _classifier(backend)
     out = []
@@ -131,7 +131,7 @@ def logits_for(backend, clips, log=print) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    from ..engine.backends import load_backend, resolve_checkpoint
+    from ..engine.network.loading import load_backend, resolve_checkpoint
 
     ap = argparse.ArgumentParser(prog="python -m emotalk_blender.training.emotion_calibration",
                                  description=__doc__.split("\n")[0])

@@ -29,7 +29,7 @@ from scipy.signal import butter, sosfilt
 
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX, NUM_BLENDSHAPES
 from ..engine.constants import EMOTIONS, FPS, NUM_PERSONS, SAMPLE_RATE
-from ..engine.postprocess import BLINK_CURVES, BLINK_LEN, FIRST_BLINK_MAX, smooth
+from ..engine.motion.postprocess import BLINK_CURVES, BLINK_LEN, FIRST_BLINK_MAX, smooth
 from .espeak import Voice
 from .visemes import MOUTH_CHANNELS
 
@@ -229,7 +229,7 @@ _SHELF = butter(2, 2000, btype="highpass", fs=SAMPLE_RATE, output="sos")
 
 
 def blink_track(n_frames: int, gap: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """(n_frames,) eyelid closure: the released demo's blink curves (engine.postprocess) at random
+    """(n_frames,) eyelid closure: the released demo's blink curves (engine.motion.postprocess) at random
     times, the first in 0..60 frames, then every ``gap`` frames (a per-style blink rate)."""
     out = np.zeros(n_frames, np.float32)
     start = int(rng.integers(0, FIRST_BLINK_MAX + 1))

@@ -41,16 +41,16 @@ import torch
 
 from ..engine.arkit import ARKIT_NAMES, BLINK_CHANNELS, INDEX
 from ..engine.atomic import write_text
-from ..engine.audio import load_audio
-from ..engine.inference import predict
+from ..engine.audio.decoding import load_audio
+from ..engine.network.inference import predict
 from ..engine.constants import EMOTIONS
-from ..engine.model import normalise_audio
+from ..engine.network.model import normalise_audio
 from ..engine.pipeline import load_model
-from ..engine.precision import PRECISIONS
-from ..engine.torch_backend import encoder_autocast
-from ..engine.postprocess import smooth
-from ..engine.templates import load_template_set, stylised_template_path
-from ..engine import metrics
+from ..engine.network.precision import PRECISIONS
+from ..engine.network.torch_backend import encoder_autocast
+from ..engine.motion.postprocess import smooth
+from ..engine.formats.templates import load_template_set, stylised_template_path
+from ..engine.formats import metrics
 from .corpus import load_manifest
 from .visemes import CLOSED_APERTURE, OPEN_APERTURE, lip_aperture
 
@@ -253,7 +253,7 @@ def evaluate(corpus_dir, checkpoint=None, limit: int | None = None, threads: int
         if part not in splits:
             continue
         if part == "emotion_real":
-            from ..engine.backends import load_backend, resolve_checkpoint
+            from ..engine.network.loading import load_backend, resolve_checkpoint
 
             ckpt = resolve_checkpoint(checkpoint)
             out[part] = g3.emotion_real(load_backend(ckpt, "cpu", "torch", precision=precision), ckpt, manifest)

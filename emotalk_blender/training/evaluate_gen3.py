@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.arkit import INDEX
-from ..engine.audio import load_audio
+from ..engine.audio.decoding import load_audio
 from ..engine.constants import EMOTIONS
-from ..engine.inference import predict
-from ..engine.postprocess import smooth
+from ..engine.network.inference import predict
+from ..engine.motion.postprocess import smooth
 from .visemes import lip_aperture
 
 GEN3_PARTS = ("grid", "grid_fixtures", "ljspeech", "languages", "emotion_real")
@@ -137,7 +137,7 @@ def languages(model, manifest: dict) -> dict:
 
 def emotion_real(backend, checkpoint, manifest: dict) -> dict:
     """Emotion reading on real voices, calibrated (when the checkpoint has a calibration) and raw."""
-    from ..engine.emotion_reading import Calibration, load_calibration, read
+    from ..engine.direction.emotion_reading import Calibration, load_calibration, read
     from . import gen3
 
     root = Path(manifest["root"])

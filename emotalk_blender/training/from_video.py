@@ -26,7 +26,7 @@ from ..engine.capture.capture import capture_video, fill_faceless, prepare
 from ..engine.capture.video import save_wav
 from ..engine.constants import EMOTIONS, FPS, NUM_PERSONS, SAMPLE_RATE
 from ..engine.errors import EmoTalkError
-from .corpus import CSV_FIELDS, FORMAT_VERSION
+from .corpus_layout import CSV_FIELDS, FORMAT_VERSION
 
 SPLITS = ("train", "val_sentence", "test_speaker", "train_real", "test_real")
 DEFAULTS = {"emotion": "neutral", "level": 0.0, "person": 0, "sentence": "", "split": "train"}

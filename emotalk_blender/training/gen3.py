@@ -339,7 +339,8 @@ def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 
 
     from ..engine.atomic import atomic_open, write_text
     from ..engine.constants import FPS, SAMPLE_RATE
-    from .corpus import CSV_FIELDS, FORMAT_VERSION, ClipPlan, _counts, load_manifest, render
+    from .corpus import ClipPlan, _counts, load_manifest, render
+    from .corpus_layout import CSV_FIELDS, FORMAT_VERSION
 
     out = Path(corpus_dir)
     if not (out / "manifest.json").exists():

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.atomic import write_text
-from ..engine.audio import load_audio
+from ..engine.audio.decoding import load_audio
 from ..engine.constants import EMOTIONS, SAMPLE_RATE
 from .corpus import load_manifest
 

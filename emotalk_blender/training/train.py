@@ -35,7 +35,7 @@ use an exponential moving average of the weights (``ema``). A separate emotion-l
 real prompts (``w_cls_real``) is a knob, measured no better.
 
 ``--init CHECKPOINT`` fine-tunes a trained model (the shipped default, the released EmoTalk.pth: loaded
-strictly by engine/checkpoint.py, with its own configuration) instead of starting from random weights,
+strictly by engine/network/checkpoint.py, with its own configuration) instead of starting from random weights,
 e.g. on a corpus from your videos (``corpus from-video``), whose unpaired clips train by
 self-reconstruction.
 
@@ -65,10 +65,10 @@ import torch.nn.functional as F
 from scipy.signal import resample_poly
 
 from ..engine.atomic import atomic_open
-from ..engine.audio import to_mono_16k
-from ..engine.checkpoint import load_checkpoint, save_checkpoint
+from ..engine.audio.decoding import to_mono_16k
+from ..engine.network.checkpoint import load_checkpoint, save_checkpoint
 from ..engine.errors import EmoTalkError
-from ..engine.model import EmoTalk, EmoTalkConfig, normalise_audio, small_config
+from ..engine.network.model import EmoTalk, EmoTalkConfig, normalise_audio, small_config
 from .corpus import REAL_SPEAKER, Pair, epoch_pairs, load_manifest
 from .visemes import CLOSED_APERTURE, OPEN_APERTURE, lip_aperture
 

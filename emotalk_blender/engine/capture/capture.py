@@ -17,8 +17,8 @@ import numpy as np
 from ..arkit import NUM_BLENDSHAPES
 from ..constants import FPS, frames_for_samples
 from ..errors import Cancelled
-from ..postprocess import smooth as savgol_smooth
-from ..takes import resample
+from ..motion.postprocess import smooth as savgol_smooth
+from ..motion.takes import resample
 from . import video
 from .base import CaptureBackend, CaptureError, fit_crop
 

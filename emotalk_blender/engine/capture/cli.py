@@ -44,7 +44,7 @@ def add_capture(sub) -> None:
 
 
 def run_capture(args) -> int:
-    from .. import livelinkface, motion_io
+    from ..formats import livelinkface, motion_io
     from .capture import capture_video, prepare
 
     crop = parse_crop(args.crop)

@@ -14,7 +14,7 @@ about the camera's axes) so that the signs read as an animator expects:
 
 Multiplying out, R[1] = (-sin(roll) cos(pitch), cos(roll) cos(pitch), sin(pitch)) and
 R[0, 2] / R[2, 2] = tan(yaw), hence the formulas in ``angles``. The same conventions as
-``engine/head_motion.py`` (column 0 pitch, 1 yaw, 2 roll).
+``engine/direction/head_motion.py`` (column 0 pitch, 1 yaw, 2 roll).
 """
 from __future__ import annotations
 

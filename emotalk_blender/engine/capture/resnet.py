@@ -14,7 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from .. import paths, safetensors_io
+from .. import paths
+from ..network import safetensors_io
 from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from ..errors import CheckpointError
 from .base import CaptureError, Crop, clamp_crop
