@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from ..engine import atomic
-from ..engine.direction import flags as direction_flags
+from ..engine.cli import flags as direction_flags
 from ..engine.audio.decoding import check_audio_path
 from ..engine.network.interface import BACKENDS
 from ..engine.network.precision import PRECISIONS

@@ -10,6 +10,10 @@ class EmoTalkError(Exception):
                            for a in args))
 
 
+class SettingsError(EmoTalkError):
+    """A control (level, speaking style, backend) outside what the model accepts."""
+
+
 class AudioError(EmoTalkError):
     """An audio file that is missing, unreadable, empty, too short or holds NaN/inf samples."""
 

@@ -15,18 +15,14 @@ import os
 import typing
 from typing import Sequence
 
-from .network.interface import BACKENDS
+from .network.interface import check_backend
 from .constants import NUM_PERSONS
 from .controls import CONTROLS
 from .network.devices import check_device
-from .errors import EmoTalkError
+from .errors import EmoTalkError, SettingsError  # noqa: F401  (SettingsError: its old home)
 from .network.precision import precision_of
 
 Person = int | Sequence[float]  # a style index, or NUM_PERSONS mixing weights
-
-
-class SettingsError(EmoTalkError):
-    """A control (level, speaking style, backend) outside what the model accepts."""
 
 
 class _Checks:
@@ -139,12 +135,6 @@ def check_level(level, name: str = "level") -> float:
             or not 0.0 <= level <= 1.0:
         raise SettingsError(f"{name} must lie in 0..1, got {level}")
     return float(level)
-
-
-def check_backend(name: str) -> str:
-    if name not in BACKENDS:
-        raise SettingsError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
-    return name
 
 
 def validate_controls(level, person, level_name: str = "level", person_name: str = "person"):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import atomic
-from ..direction import flags as direction_flags
+from . import flags as direction_flags
 from ..network.allocator import keep_freed_memory
 from ..audio.decoding import check_audio_path
 from ..arkit import NUM_BLENDSHAPES

@@ -2,7 +2,7 @@
 
 ``emotion.py`` (emotion sources, tracks and their maths, presets), ``presets_store.py`` (where
 presets are read and written), ``emotion_reading.py`` (what emotion the voice reads as),
-``flags.py`` (the command-line flags that direct a take), ``face_parts.py`` (strengths, smoothing,
+``face_parts.py`` (strengths, smoothing,
 blinks: the post-processing of every take), ``gaze.py``, ``head_motion.py`` and ``head_stats.py``.
 
 May import: the shared modules, ``audio``, ``network`` (to encode a reference clip or a preset) and

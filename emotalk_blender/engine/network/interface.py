@@ -14,9 +14,17 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..errors import SettingsError
 from .config import EmoTalkConfig
 
 BACKENDS = ("auto", "torch", "numpy")  # "auto": torch when importable, else numpy
+
+
+def check_backend(name: str) -> str:
+    """``name`` if it is one of BACKENDS, else a one-line SettingsError."""
+    if name not in BACKENDS:
+        raise SettingsError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    return name
 
 
 @runtime_checkable

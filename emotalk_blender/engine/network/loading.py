@@ -12,10 +12,9 @@ import threading
 
 from . import encodings
 from .. import paths
-from .interface import Backend
+from .interface import Backend, check_backend
 from ..errors import CheckpointError, EmoTalkError
 from .precision import precision_of, resolve_precision
-from ..settings import check_backend
 
 
 class BackendError(EmoTalkError):

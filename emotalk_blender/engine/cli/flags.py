@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from ..controls import BY_NAME, CONTROLS
-from .emotion_parsing import parse_emotion_arg, parse_reference_arg
+from ..direction.emotion_parsing import parse_emotion_arg, parse_reference_arg
 from ..errors import EmoTalkError
 
 _TYPES = {"float": float, "int": int, "str": str, "enum": str}
