@@ -45,9 +45,10 @@ def shape_keys_of(obj, required=True):
     return key
 
 
-def auto_fill(obj) -> Mapping:
-    """Store the automatic name mapping in ``obj.emotalk.channels`` (52 rows, gain 1)."""
-    mapping, _ = arkit.auto_map(shape_key_names(obj))
+def store_rows(obj, targets) -> dict:
+    """``obj.emotalk.channels`` set to the automatic name mapping of ``targets`` (shape keys, or pose
+    Actions of a rig): 52 rows, gain 1. Returns the mapping found (ARKit name -> target)."""
+    mapping, _ = arkit.auto_map(list(targets))
     rows = obj.emotalk.channels
     rows.clear()
     for name in arkit.ARKIT_NAMES:
@@ -55,6 +56,12 @@ def auto_fill(obj) -> Mapping:
         row.arkit = name
         row.target = mapping.get(name, "")
         row.gain = 1.0
+    return mapping
+
+
+def auto_fill(obj) -> Mapping:
+    """Store the automatic name mapping in ``obj.emotalk.channels`` (52 rows, gain 1)."""
+    store_rows(obj, shape_key_names(obj))
     return mapping_of(obj)
 
 

@@ -18,7 +18,7 @@ from ..engine import arkit
 from ..engine.motion import pose_blend
 from ..engine.arkit import NUM_BLENDSHAPES
 from . import compat
-from .retarget import Mapping, TargetError
+from .retarget import Mapping, TargetError, store_rows
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(location|rotation_quaternion|rotation_euler|'
                         r'scale|rotation_axis_angle)$')
@@ -61,16 +61,8 @@ def auto_fill(obj, actions=None) -> Mapping:
     """Store the automatic name mapping on the armature (52 rows, gain 1) from ``actions`` (default:
     every pose Action of the file). Mapped Actions get a fake user, so a save keeps them."""
     actions = pose_actions(obj) if actions is None else list(actions)
-    mapping, _ = arkit.auto_map([a.name for a in actions])
-    rows = obj.emotalk.channels
-    rows.clear()
-    for name in arkit.ARKIT_NAMES:
-        row = rows.add()
-        row.arkit = name
-        row.target = mapping.get(name, "")
-        row.gain = 1.0
-        if row.target:
-            bpy.data.actions[row.target].use_fake_user = True
+    for target in store_rows(obj, [a.name for a in actions]).values():
+        bpy.data.actions[target].use_fake_user = True
     return mapping_of(obj)
 
 
