@@ -94,6 +94,7 @@ def draw(layout, settings) -> None:
         col.prop(settings, "emotion_reference")
     if settings.emotion_source != "voice":
         col.prop(settings, "emotion_mix", slider=True)
+    col.prop(settings, "neutral_lean", slider=True)  # where the voice's own emotion is used and reads unsure
     row = col.row()
     row.prop(settings, "use_markers")
     sub = row.row()
