@@ -88,19 +88,22 @@ def local_delta(angles_deg: np.ndarray) -> list:
     return [Euler((-p, rl, y), "XYZ").to_matrix() for p, y, rl in zip(r[:, PITCH], r[:, YAW], r[:, ROLL])]
 
 
+def _rotation(holder) -> Quaternion:
+    """The object's or pose bone's rotation now, as a quaternion, whatever its rotation mode."""
+    if holder.rotation_mode == "QUATERNION":
+        return holder.rotation_quaternion.copy()
+    if holder.rotation_mode == "AXIS_ANGLE":
+        a = holder.rotation_axis_angle
+        return Quaternion((a[1], a[2], a[3]), a[0])
+    return holder.rotation_euler.to_quaternion()
+
+
 def _rest(target, bone: str | None, rollback: Rollback) -> Quaternion:
     """The target's rest rotation: remembered from the first write, so later takes start from it too."""
     holder = target.pose.bones[bone] if bone else target
     if REST_TAG in holder:
         return Quaternion(tuple(holder[REST_TAG]))
-    mode = holder.rotation_mode
-    if mode == "QUATERNION":
-        rest = holder.rotation_quaternion.copy()
-    elif mode == "AXIS_ANGLE":
-        a = holder.rotation_axis_angle
-        rest = Quaternion((a[1], a[2], a[3]), a[0])
-    else:
-        rest = holder.rotation_euler.to_quaternion()
+    rest = _rotation(holder)
     holder[REST_TAG] = list(rest)
 
     def forget():
@@ -257,15 +260,7 @@ def rotation_of(target, bone: str | None = None) -> np.ndarray:
     export and tests): the inverse of ``rotation_curves``."""
     holder = target.pose.bones[bone] if bone else target
     rest = Quaternion(tuple(holder[REST_TAG])) if REST_TAG in holder else Quaternion()
-    mode = holder.rotation_mode
-    if mode == "QUATERNION":
-        q = holder.rotation_quaternion.copy()
-    elif mode == "AXIS_ANGLE":
-        a = holder.rotation_axis_angle
-        q = Quaternion((a[1], a[2], a[3]), a[0])
-    else:
-        q = holder.rotation_euler.to_quaternion()
-    d = (rest.inverted() @ q).to_matrix()
+    d = (rest.inverted() @ _rotation(holder)).to_matrix()
     if bone:
         b = target.data.bones[bone].matrix_local.to_3x3()
         d = b @ d @ b.inverted()

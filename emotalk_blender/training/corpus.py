@@ -24,7 +24,6 @@ and the real-prompt split; the worker count does not change any output.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import multiprocessing as mp
 import os
@@ -41,11 +40,11 @@ import numpy as np
 import soundfile as sf
 
 from ..engine.arkit import INDEX, NUM_BLENDSHAPES
-from ..engine.atomic import atomic_open, atomic_path, save_npy, write_text
+from ..engine.atomic import atomic_path, save_npy
 from ..engine.constants import FPS, SAMPLE_RATE, frames_for_samples
 from ..engine.errors import EmoTalkError
 from . import augment, espeak, gen3, natural, real
-from .corpus_layout import CSV_FIELDS, FORMAT_VERSION
+from .corpus_layout import FORMAT_VERSION, write_index
 from .emotions import EMOTIONS, HELD_OUT_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, colour_voice, compose, speaker_voice
 from .espeak import synthesize
 from .sentences import HELD_OUT_SENTENCES, SENTENCES, TRAIN_SENTENCES
@@ -332,13 +331,7 @@ def build(out_dir: str | os.PathLike, size: str = "tiny", seed: int = 0, workers
         "emotions": list(EMOTIONS), "build_seconds": round(seconds, 2), "skipped": skipped,
         "counts": _counts(rows), "clips": rows,
     }
-    write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    write_text(out / "alignments.json", json.dumps(alignments))
-    write_text(out / "real_reference.json", json.dumps(refs))
-    with atomic_open(out / "manifest.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    write_index(out, manifest, alignments, refs, rows)
     return manifest
 
 

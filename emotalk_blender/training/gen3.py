@@ -337,10 +337,10 @@ def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 
     evaluation corpus; a folder without a manifest gets an empty one first)."""
     import time
 
-    from ..engine.atomic import atomic_open, write_text
+    from ..engine.atomic import write_text
     from ..engine.constants import FPS, SAMPLE_RATE
     from .corpus import ClipPlan, _counts, load_manifest, render
-    from .corpus_layout import CSV_FIELDS, FORMAT_VERSION
+    from .corpus_layout import FORMAT_VERSION, write_index
 
     out = Path(corpus_dir)
     if not (out / "manifest.json").exists():
@@ -375,13 +375,7 @@ def append(corpus_dir, sources, kinds=("video",), seed: int = 0, workers: int = 
     manifest.update(clips=rows, counts=_counts(rows), skipped=skipped)
     manifest.setdefault("appended", []).append({"kinds": list(kinds), "clips": len(new_rows),
                                                 "seconds": round(time.perf_counter() - t0, 1)})
-    write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    write_text(out / "alignments.json", json.dumps(alignments))
-    write_text(out / "real_reference.json", json.dumps(refs))
-    with atomic_open(out / "manifest.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    write_index(out, manifest, alignments, refs, rows)
     if log:
         log(f"{len(new_rows)} {'/'.join(kinds)} clips added to {out} in {time.perf_counter() - t0:.0f} s")
     return manifest
