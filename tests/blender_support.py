@@ -83,3 +83,16 @@ def snapshot():
         "values": {o.name: values(o) for o in bpy.data.objects if o.type == "MESH"
                    and o.data.shape_keys},
     }
+
+
+def evaluated_coords(obj, world: bool = False) -> np.ndarray:
+    """(V, 3) vertex positions of ``obj`` as the depsgraph evaluates it (shape keys, armature), local or world."""
+    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    me = ev.to_mesh()
+    co = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    co = co.reshape(-1, 3)
+    if world:
+        co = co @ np.asarray(obj.matrix_world.to_3x3()).T + np.asarray(obj.matrix_world.translation)
+    return co

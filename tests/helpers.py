@@ -71,3 +71,13 @@ def write_wav(path: Path, x: np.ndarray, rate: int) -> Path:
         f.setframerate(rate)
         f.writeframes((np.clip(x, -1, 32767 / 32768) * 32768).round().astype("<i2").tobytes())
     return path
+
+
+def build_zip(out: Path, root: Path) -> Path:
+    """The extension zip built by the project's own build.py into ``out`` (as `make build` does)."""
+    import sys
+
+    proc = subprocess.run([sys.executable, str(root / "build.py"), "--out-dir", str(out)],
+                          capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return next(out.glob("emotalk_blender-*.zip"))

@@ -6,6 +6,8 @@ import bpy
 import numpy as np
 import pytest
 
+from blender_support import evaluated_coords
+
 from emotalk_blender.blender import head_materials, portrait
 from emotalk_blender.engine.formats import templates
 
@@ -82,16 +84,6 @@ def test_an_open_mouth_reads_dark_with_off_white_teeth(head, tmp_path):
     assert _luma(mouth) < 0.01 and _luma(tongue) < 0.05 and tongue[0] > 3 * tongue[1]  # dark reds
 
 
-def _evaluated(obj) -> np.ndarray:
-    dg = bpy.context.evaluated_depsgraph_get()
-    ev = obj.evaluated_get(dg)
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3) @ np.asarray(obj.matrix_world.to_3x3()).T + np.asarray(obj.matrix_world.translation)
-
-
 def test_head_motion_turns_the_head_on_a_still_neck(head):
     from emotalk_blender.blender import head_motion_writer, scene_writer
 
@@ -102,7 +94,7 @@ def test_head_motion_turns_the_head_on_a_still_neck(head):
     motion[:, 0], motion[:, 1], motion[:, 2] = 8.0, 15.0, 5.0  # pitch, yaw, roll (degrees)
     take = scene_writer.write_take(obj, np.zeros((12, 52), np.float32), head=motion)
     bpy.context.scene.frame_set(take.start + 6)
-    co = _evaluated(obj)
+    co = evaluated_coords(obj, world=True)
     moved = np.linalg.norm(co - ts.neutral, axis=1)
     cut = ts.neutral[:, 2] < ts.neutral[:, 2].min() + 0.005  # the neck's lowest vertices
     assert cut.sum() > 20 and moved[cut].max() < 2e-4  # the neck base stays (under 0.2 mm)

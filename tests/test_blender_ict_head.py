@@ -6,22 +6,14 @@ import bpy
 import numpy as np
 import pytest
 
+from blender_support import evaluated_coords
+
 from emotalk_blender.blender import head_identity, head_mesh, scene_writer
 from emotalk_blender.engine.formats import templates
 from emotalk_blender.engine.arkit import ARKIT_NAMES
 from emotalk_blender.engine.errors import TemplateError
 
 pytest_plugins = ["blender_support"]
-
-
-def _evaluated(obj) -> np.ndarray:
-    dg = bpy.context.evaluated_depsgraph_get()
-    ev = obj.evaluated_get(dg)
-    me = ev.to_mesh()
-    co = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +51,14 @@ def test_identity_changes_the_face_and_the_take_plays_on(blender, ict):
     scene = bpy.context.scene
     written = scene_writer.read_take(obj, scene)
     scene.frame_set(7)
-    before = _evaluated(obj)
+    before = evaluated_coords(obj)
     weights_7 = np.array([obj.data.shape_keys.key_blocks[n].value for n in ARKIT_NAMES], np.float32)
     np.testing.assert_allclose(before, ict.vertices(weights_7), atol=2e-5)
 
     assert bpy.ops.emotalk.head_identity(seed=5, shape_1=1.5) == {"FINISHED"}
     scene.frame_set(1)
     scene.frame_set(7)
-    after = _evaluated(obj)
+    after = evaluated_coords(obj)
     face = ict.region("face")
     assert np.linalg.norm(after[face] - before[face], axis=1).max() > 3e-3  # another face
     a = np.asarray(obj[head_identity.WEIGHTS_PROP], np.float32)
@@ -77,7 +69,7 @@ def test_identity_changes_the_face_and_the_take_plays_on(blender, ict):
     # seed 0 and no sliders: back to the mean face
     head_identity.set_identity(obj, 0)
     scene.frame_set(7)
-    np.testing.assert_allclose(_evaluated(obj), before, atol=2e-5)
+    np.testing.assert_allclose(evaluated_coords(obj), before, atol=2e-5)
 
 
 def test_identity_needs_a_created_head(blender):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import espeak
+from helpers import build_zip, espeak
 
 ROOT = Path(__file__).resolve().parents[1]
 STOCK = {"4.2": ROOT / ".venv-stock42", "5.2": ROOT / ".venv52"}
@@ -107,11 +107,7 @@ def _stock_python(version: str) -> Path:
 
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out-dir", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    return next(out.glob("emotalk_blender-*.zip"))
+    return build_zip(tmp_path_factory.mktemp("dist"), ROOT)
 
 
 @pytest.fixture(scope="module")

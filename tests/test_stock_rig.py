@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import espeak
+from helpers import build_zip, espeak
 
 ROOT = Path(__file__).resolve().parents[1]
 STOCK = {"4.2": ROOT / ".venv-stock42", "5.2": ROOT / ".venv52"}
@@ -58,11 +57,7 @@ os._exit(0)  # the bpy module with Rigify enabled can crash while tearing down; 
 
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out-dir", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    return next(out.glob("emotalk_blender-*.zip"))
+    return build_zip(tmp_path_factory.mktemp("dist"), ROOT)
 
 
 @pytest.mark.parametrize("version", ["4.2", "5.2"])
