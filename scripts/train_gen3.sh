@@ -16,7 +16,10 @@ PYTHON=${PYTHON:-.venv/bin/python}
 CORPUS=${CORPUS:-/work/data/corpus_gen3}
 SOURCES=${SOURCES:-/work/data/gen3src_links}
 RUN=${RUN:-runs/gen3}
-MINUTES=${MINUTES:-110}
+MINUTES=${MINUTES:-100}
+# The 15-min screen met p/b/m with 12 points to spare (97.6 %) but shut 21.5 % of LJSpeech's open
+# vowels (target <= 12 %): the GRID captures close more than the rules, so the opening hinge weighs more.
+W_OPEN=${W_OPEN:-6}
 NPROC=${NPROC:-2}
 EXPORT=${EXPORT:-runs/gen3/emotalk_gen3.safetensors}
 NAME="EmoTalk default (third generation: real faces, real and emotional voices, 18 languages)"
@@ -26,7 +29,7 @@ case "${1:-}" in
     # (real_repeat stays 2: each real clip, GRID faces included, twice per epoch)
     exec "$PYTHON" -m torch.distributed.run --standalone --nproc-per-node "$NPROC" \
       -m emotalk_blender.training.train "$CORPUS" --run-dir "$RUN" --minutes "$MINUTES" --threads 1 \
-      --init models/emotalk_default.safetensors --name "$NAME" --export "$EXPORT"
+      --w-open "$W_OPEN" --init models/emotalk_default.safetensors --name "$NAME" --export "$EXPORT"
     ;;
   screen)
     exec nice -n 15 "$PYTHON" -m emotalk_blender.training.train "$CORPUS" --run-dir "${RUN}-screen" \

@@ -7,21 +7,23 @@ import pytest
 
 from emotalk_blender.engine.network import loading as backends, encodings, precision
 from emotalk_blender.engine.audio.decoding import load_audio
+from emotalk_blender.engine.direction import emotion_reading
 from emotalk_blender.engine.pipeline import generate
 from emotalk_blender.engine.settings import GenerateSettings
 
 
 def count_encoder_calls(monkeypatch, backend) -> dict:
-    """Count the real backend's encoder calls (its methods still run)."""
+    """Count the real backend's encoder calls (its methods still run): the emotion encoder is its
+    transformer's output (``emotion_hidden``), which both the take and the voice's reading use."""
     calls = {"emotion": 0, "content": 0}
-    for which in calls:
-        real = getattr(backend, f"encode_{which}")
+    for which, method in (("emotion", "emotion_hidden"), ("content", "encode_content")):
+        real = getattr(backend, method)
 
         def counted(*args, _real=real, _which=which):
             calls[_which] += 1
             return _real(*args)
 
-        monkeypatch.setattr(backend, f"encode_{which}", counted)
+        monkeypatch.setattr(backend, method, counted)
     return calls
 
 
@@ -32,6 +34,8 @@ def test_a_retake_that_changes_only_direction_runs_no_encoder(monkeypatch, speec
     encodings.clear()
     calls = count_encoder_calls(monkeypatch, backend)
     generate(speech_wav, first)
+    # the default take reads the voice (neutral lean) and animates it: one emotion encoder pass
+    assert emotion_reading.LAST.get("reading") is not None
     assert calls == {"emotion": 1, "content": 1}
     hits = encodings.stats["hits"]
     retake = GenerateSettings(backend=backend_name, precision="fp32", level=0.3, person=7, emotion_source="named",
@@ -41,7 +45,7 @@ def test_a_retake_that_changes_only_direction_runs_no_encoder(monkeypatch, speec
     assert encodings.stats["hits"] >= hits + 2  # the encoders and the voice's emotion reading, if any
     monkeypatch.setattr(encodings, "MAX_BYTES", 0)  # nothing kept: the full computation
     want = generate(speech_wav, retake)
-    assert calls == {"emotion": 2, "content": 2}
+    assert calls == {"emotion": 3, "content": 2}  # nothing kept: the reading and the take each run it
     assert np.array_equal(got, want)
 
 
@@ -98,7 +102,6 @@ def test_auto_precision_keeps_the_default_model_fp32_and_equal_to_numpy(monkeypa
 
 
 def test_the_voice_reading_of_a_retake_is_not_computed_again(speech_wav):
-    from emotalk_blender.engine.direction import emotion_reading
 
     backend = backends.load_backend(None, "cpu", "numpy")
     encodings.clear()
@@ -107,3 +110,15 @@ def test_the_voice_reading_of_a_retake_is_not_computed_again(speech_wav):
     misses = encodings.stats["misses"]
     again = emotion_reading.hidden_states(backend, audio)
     assert encodings.stats["misses"] == misses and np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "torch"])
+def test_the_two_stage_emotion_encoder_is_encode_emotion(speech_wav, backend_name):
+    from emotalk_blender.engine.constants import frames_for_samples
+    from emotalk_blender.engine.network.interface import normalise_audio
+
+    backend = backends.load_backend(None, "cpu", backend_name, precision="fp32")
+    wav = normalise_audio(load_audio(speech_wav))
+    frames = frames_for_samples(len(wav))
+    two = backend.emotion_features(backend.emotion_hidden(wav), frames)
+    assert np.array_equal(two, backend.encode_emotion(wav, frames))

@@ -77,8 +77,7 @@ def clip_features(backend, audio: np.ndarray) -> np.ndarray:
 
     def run(s: int, e: int) -> np.ndarray:
         wav, frames = normalise_audio(audio[s:e]), frames_for_samples(e - s)
-        return np.asarray(encodings.encode(backend, "emotion", wav, frames,
-                                           lambda: backend.encode_emotion(wav, frames)), np.float32)
+        return encodings.emotion(backend, wav, frames)
 
     return over_windows(len(audio), run)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from ..network import encodings
+from ..network.inference import CHUNK_SECONDS, OVERLAP_SECONDS, spans  # long files: the take's own windows
 from ..network.interface import normalise_audio
-from ..constants import EMOTIONS, FPS, SAMPLE_RATE
+from ..constants import EMOTIONS, SAMPLE_RATE
 
-CHUNK_SECONDS = 10.0  # the encoder's attention is quadratic in length: long files are read in pieces
 CALIBRATION_SUFFIX = ".emotion_calibration.json"
 MAX_LEAN = 0.8
 _CLS = "audio_encoder_emo.classifier."
@@ -86,39 +86,20 @@ def _classifier(backend) -> tuple[np.ndarray, ...]:
 
 
 def hidden_states(backend, audio: np.ndarray) -> np.ndarray:
-    """(steps, hidden) float32: the emotion transformer's output at about 30 steps a second."""
+    """(steps, hidden) float32: the emotion transformer's output at about 30 steps a second.
+
+    Read in the take's own windows (inference.spans: long files in 20 s pieces, whose overlaps are
+    dropped here), through the kept encoder outputs: a take that reads its voice and then animates
+    it runs the emotion encoder once, and a re-take of the same audio not at all.
+    """
     audio = np.asarray(audio, np.float32)
-    chunk = int(CHUNK_SECONDS * SAMPLE_RATE)
-    starts = list(range(0, max(1, len(audio)), chunk))
-    if len(starts) > 1 and len(audio) - starts[-1] < SAMPLE_RATE // 2:  # no tiny last piece
-        starts.pop()
-    out = []
-    for k, s in enumerate(starts):
-        e = len(audio) if k == len(starts) - 1 else s + chunk
-        wav = normalise_audio(audio[s:e])
-        # kept with the encoder outputs, so a re-take of the same audio does not read it again
-        out.append(encodings.encode(backend, "reading", wav, 0, lambda: _hidden(backend, wav)))
+    out, written = [], 0  # samples [0, written) read
+    for s, e in spans(max(1, len(audio)), CHUNK_SECONDS, OVERLAP_SECONDS):
+        h = encodings.emotion_hidden(backend, normalise_audio(audio[s:e]))
+        skip = int(round((written - s) / max(1, e - s) * len(h))) if written > s else 0
+        out.append(h[skip:])
+        written = e
     return np.concatenate(out).astype(np.float32)
-
-
-def _hidden(backend, wav: np.ndarray) -> np.ndarray:
-    if getattr(backend, "name", "") == "numpy":
-        from ..network.numpy_backend import interpolate_frames
-
-        feats = backend.emotion.features(wav)
-        return backend.emotion.transform(interpolate_frames(feats, max(1, int(feats.shape[0] / 50 * FPS))))
-    import torch
-
-    from ..network.wav2vec2 import interpolate_frames as torch_interp
-
-    model = backend.model
-    enc = model.audio_encoder_emo.wav2vec2
-    dtype = next(enc.parameters()).dtype
-    with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(wav))[None].to(next(enc.parameters()).device, dtype)
-        feats = enc.features(x)
-        h = enc.transform(torch_interp(feats, max(1, int(feats.shape[1] / 50 * FPS))))
-    return h[0].float().cpu().numpy()
 
 
 def logits_of(hidden: np.ndarray, head: tuple[np.ndarray, ...]) -> np.ndarray:

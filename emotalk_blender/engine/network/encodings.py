@@ -76,3 +76,18 @@ def encode(backend, which: str, wav: np.ndarray, frames: int, compute: Callable[
                 _, old = _kept.popitem(last=False)
                 _bytes -= old.nbytes
     return out
+
+
+def emotion_hidden(backend, wav: np.ndarray) -> np.ndarray:
+    """The emotion transformer's output for normalised ``wav``, kept: a take's emotion features and
+    the voice's reading (direction/emotion_reading.py) are both made from it, so a take runs the
+    emotion encoder once."""
+    return encode(backend, "emotion_hidden", wav, 0, lambda: backend.emotion_hidden(wav))
+
+
+def emotion(backend, wav: np.ndarray, frames: int) -> np.ndarray:
+    """(frames, emotion_dim) emotion features of normalised ``wav`` (from the kept hidden states when
+    the backend has the two stages; a hand-made backend with only ``encode_emotion`` runs that)."""
+    if not hasattr(backend, "emotion_hidden"):
+        return encode(backend, "emotion", wav, frames, lambda: backend.encode_emotion(wav, frames))
+    return np.asarray(backend.emotion_features(emotion_hidden(backend, wav), frames), np.float32)

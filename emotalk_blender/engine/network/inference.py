@@ -58,7 +58,7 @@ def run_window(backend: Backend, wav: np.ndarray, level, person, tick: Progress,
     frames = frames_for_samples(wav.shape[0])
     tick(0.0, "emotion encoder")
     wav = normalise_audio(wav)
-    emotion = encodings.encode(backend, "emotion", wav, frames, lambda: backend.encode_emotion(wav, frames))
+    emotion = encodings.emotion(backend, wav, frames)
     if direct is not None:
         emotion = direct(emotion, f0, f0 + frames)
     tick(0.45, "content encoder")
@@ -85,7 +85,7 @@ def _samples(seconds: float) -> int:
     return int(round(seconds * SAMPLE_RATE / _ALIGN)) * _ALIGN
 
 
-def _spans(n_samples: int, chunk_seconds: float, overlap_seconds: float) -> list[tuple[int, int]]:
+def spans(n_samples: int, chunk_seconds: float, overlap_seconds: float) -> list[tuple[int, int]]:
     chunk, overlap = _samples(chunk_seconds), _samples(overlap_seconds)
     if not 0 <= overlap < chunk:
         raise ValueError("overlap must be shorter than the chunk")
@@ -97,7 +97,7 @@ def over_windows(n_samples: int, run: Callable[[int, int], np.ndarray], chunk_se
     """The one window loop: ``run(start, end)`` -> (frames, C) float32 for each window of a clip of
     ``n_samples``, cross-faded into one (T, C) array (the network's output, or emotion features)."""
     out, written = None, 0  # frames [0, written) hold output
-    for s, e in _spans(n_samples, chunk_seconds, overlap_seconds):
+    for s, e in spans(n_samples, chunk_seconds, overlap_seconds):
         y = run(s, e)
         if out is None:
             out = np.zeros((frames_for_samples(n_samples), y.shape[1]), dtype=np.float32)
@@ -135,7 +135,7 @@ def predict(
     backend = as_backend(backend)
     audio = np.asarray(audio, dtype=np.float32)
     n = int(audio.shape[0])
-    count = len(_spans(n, chunk_seconds, overlap_seconds))
+    count = len(spans(n, chunk_seconds, overlap_seconds))
     done_windows = [0]
 
     def run(s: int, e: int) -> np.ndarray:

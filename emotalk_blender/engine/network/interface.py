@@ -37,6 +37,13 @@ class Backend(Protocol):
     def encode_emotion(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """(N,) audio normalised by ``normalise_audio`` -> (frames, config.emotion_dim) emotion features."""
 
+    def emotion_hidden(self, wav: np.ndarray) -> np.ndarray:
+        """(N,) normalised audio -> (steps, hidden): the emotion transformer's output (~30 steps a second),
+        shared by the emotion features and the voice's reading (``encodings.emotion``)."""
+
+    def emotion_features(self, hidden: np.ndarray, frames: int) -> np.ndarray:
+        """``emotion_hidden``'s output -> (frames, emotion_dim); ``encode_emotion`` is the two in one."""
+
     def encode_content(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """(N,) audio normalised by ``normalise_audio`` -> (frames, config.content_dim) content features."""
 

@@ -186,9 +186,23 @@ class EmoTalk(nn.Module):
         The transformer runs at ``int(T50 / 50 * 30)`` frames (about 30 fps); its output is resampled
         again to exactly ``frames``.
         """
-        h = self.audio_encoder_emo.wav2vec2.transform(interpolate_frames(feats, max(1, int(feats.shape[1] / 50 * FPS))))
+        h = self.emotion_transform(feats)
         logits = self.audio_encoder_emo.classifier(h)
-        return self.audio_feature_map_emo(interpolate_frames(h, frames)), logits
+        return self.emotion_features(h, frames), logits
+
+    def emotion_hidden(self, wav: torch.Tensor) -> torch.Tensor:
+        """(B, N) normalised audio -> (B, steps, hidden): the emotion transformer's output (~30 steps/s),
+        what both the emotion features and the voice's reading are made from."""
+        return self.emotion_transform(self.audio_encoder_emo.wav2vec2.features(wav))
+
+    def emotion_transform(self, feats: torch.Tensor) -> torch.Tensor:
+        """Emotion CNN features (50 Hz) -> the transformer's output at ``int(T50 / 50 * 30)`` steps."""
+        enc = self.audio_encoder_emo.wav2vec2
+        return enc.transform(interpolate_frames(feats, max(1, int(feats.shape[1] / 50 * FPS))))
+
+    def emotion_features(self, hidden: torch.Tensor, frames: int) -> torch.Tensor:
+        """``emotion_hidden``'s output -> (B, frames, emotion_dim)."""
+        return self.audio_feature_map_emo(interpolate_frames(hidden, frames))
 
     def encode_content(self, wav: torch.Tensor, frames: int) -> torch.Tensor:
         """(B, N) normalised audio -> (B, frames, content_dim)."""

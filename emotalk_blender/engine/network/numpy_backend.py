@@ -265,11 +265,18 @@ class NumpyBackend:
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
         return linear(x, self.weights[name + ".weight"], self.weights[name + ".bias"])
 
+    def emotion_hidden(self, wav: np.ndarray) -> np.ndarray:
+        """(N,) normalised audio -> (steps, hidden): the emotion transformer's output at ~30 steps a second."""
+        feats = self.emotion.features(wav)
+        return self.emotion.transform(interpolate_frames(feats, max(1, int(feats.shape[0] / 50 * FPS))))
+
+    def emotion_features(self, hidden: np.ndarray, frames: int) -> np.ndarray:
+        """``emotion_hidden``'s output -> (frames, emotion_dim)."""
+        return self._linear(interpolate_frames(hidden, frames), "audio_feature_map_emo")
+
     def encode_emotion(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """(N,) normalised audio -> (frames, emotion_dim): the transformer at ~30 fps, resampled to ``frames``."""
-        feats = self.emotion.features(wav)
-        h = self.emotion.transform(interpolate_frames(feats, max(1, int(feats.shape[0] / 50 * FPS))))
-        return self._linear(interpolate_frames(h, frames), "audio_feature_map_emo")
+        return self.emotion_features(self.emotion_hidden(wav), frames)
 
     def encode_content(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """(N,) normalised audio -> (frames, content_dim): CNN features resampled before the transformer."""

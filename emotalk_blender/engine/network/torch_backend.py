@@ -52,6 +52,13 @@ class TorchBackend:
     def encode_emotion(self, wav: np.ndarray, frames: int) -> np.ndarray:
         return self._run(lambda w: self.model.encode_emotion(w, frames)[0], self._tensor(wav))
 
+    def emotion_hidden(self, wav: np.ndarray) -> np.ndarray:
+        return self._run(self.model.emotion_hidden, self._tensor(wav))
+
+    def emotion_features(self, hidden: np.ndarray, frames: int) -> np.ndarray:
+        # under the same autocast as encode_emotion, so the two-stage path gives the same numbers
+        return self._run(lambda h: self.model.emotion_features(h, frames), self._tensor(hidden))
+
     def encode_content(self, wav: np.ndarray, frames: int) -> np.ndarray:
         return self._run(lambda w: self.model.encode_content(w, frames), self._tensor(wav))
 
