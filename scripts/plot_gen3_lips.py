@@ -101,7 +101,8 @@ def main(argv=None) -> int:
         ax.set_xticks(np.arange(len(sets)), [s[0] for s in sets], fontsize=8)
         ax.set_ylim(0, 110)
         ax.set_ylabel("read right (%)")
-        ax.set_title("The voice's emotion reading on held-out real clips (top calibrated reading: right emotion, or neutral)", fontsize=10)
+        ax.set_title("The voice's emotion reading on held-out real clips (top calibrated reading is right)",
+                     fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
     a.out.parent.mkdir(parents=True, exist_ok=True)
