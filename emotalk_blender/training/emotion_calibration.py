@@ -154,24 +154,32 @@ def main(argv=None) -> int:
         if cache is not None:
             np.savez(cache, fit=lf, test=lt)
     yf = np.array([c[1] for c in sets["fit"]])
-    yt = np.array([c[1] for c in sets["test"]])
-    st = np.array([c[2] for c in sets["test"]])
     cal = fit(lf, yf, balanced=not args.plain)
-    before, after = report(Calibration().probabilities(lt), yt, st), report(cal.probabilities(lt), yt, st)
-    result = {"model": {"file": Path(ckpt).name, "bytes": Path(ckpt).stat().st_size, "sha256": file_sha256(ckpt)},
+    fit_set = {s: int(sum(1 for c in sets["fit"] if c[2] == s)) for s in {c[2] for c in sets["fit"]}}
+    kind = "plain" if args.plain else "class-balanced"
+    method = f"softmax(logits / T + b), T and b minimising the {kind} NLL on the fit set"
+    write_calibration(ckpt, cal, sets["test"], lt, fit_set, method, Path(args.out) if args.out else None)
+    return 0
+
+
+def write_calibration(ckpt, cal: Calibration, test_clips, test_logits: np.ndarray, fit_set: dict, method: str,
+                      out: Path | None = None) -> dict:
+    """Write ``cal`` for the model file ``ckpt`` (beside it unless ``out``), with its test report."""
+    yt = np.array([c[1] for c in test_clips])
+    st = np.array([c[2] for c in test_clips])
+    before = report(Calibration().probabilities(test_logits), yt, st)
+    after = report(cal.probabilities(test_logits), yt, st)
+    ckpt = Path(ckpt)
+    result = {"model": {"file": ckpt.name, "bytes": ckpt.stat().st_size, "sha256": file_sha256(ckpt)},
               "temperature": round(cal.temperature, 5), "bias": [round(b, 5) for b in cal.bias],
-              "emotions": list(EMOTIONS),
-              "fit_set": {s: int(sum(1 for c in sets["fit"] if c[2] == s)) for s in {c[2] for c in sets["fit"]}},
-              "test_before": before, "test_after": after,
-              "method": "softmax(logits / T + b), T and b minimising the "
-                        f"{'plain' if args.plain else 'class-balanced'} NLL on the fit set"}
-    out = Path(args.out) if args.out else calibration_path(ckpt)
+              "emotions": list(EMOTIONS), "fit_set": fit_set, "test_before": before, "test_after": after,
+              "method": method}
+    out = out or calibration_path(ckpt)
     write_text(out, json.dumps(result, indent=1))
     print(json.dumps({k: result[k] for k in ("temperature", "bias", "fit_set", "test_before", "test_after")},
                      indent=1))
     print(f"-> {out}")
-    return 0
-
+    return result
 
 if __name__ == "__main__":
     raise SystemExit(main())
