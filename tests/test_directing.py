@@ -141,10 +141,10 @@ def test_track_switches_at_its_frame_with_the_asked_crossfade(neutral_line, caps
     for take in (hard, soft):
         np.testing.assert_allclose(take[:switch], neutral[:switch], atol=1e-5)
         assert np.abs(take[switch] - neutral[switch]).max() > 1e-3
-    # a hard switch shows at once: over a third of the way on its first frame (the causal decoder remembers the
-    # frames before it and creeps the rest; the default models: 0.55 first generation, 0.38 second), ten times the
-    # cross-fade's first step
-    assert h[switch] > 0.3 and h[switch] > 10 * s[switch]
+    # a hard switch shows at once: a fifth of the way or more on its first frame (the causal decoder remembers the
+    # frames before it and creeps the rest; the default models: 0.55 first generation, 0.38 second, 0.23 third),
+    # ten times the cross-fade's first step
+    assert h[switch] > 0.2 and h[switch] > 10 * s[switch]
     ramp = s[switch:switch + fade + 1]
     assert (np.diff(ramp) > 0).all() and (ramp[:-1] < h[switch:switch + fade]).all()  # the fade rises over it
     assert abs(s[switch + fade] - h[switch + fade]) < 0.05  # and has caught up `fade` frames later

@@ -58,8 +58,9 @@ def test_train_init_fine_tunes_the_default_model_and_the_loss_goes_down(corpus, 
     assert model.config.to_dict() == load_checkpoint(default).config.to_dict()
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(rows) == 5
-    assert rows[-1]["total"] < rows[0]["total"]
-    assert rows[-1]["self"] < rows[0]["self"]
+    # what is optimised falls; its parts are each step's own random crops and voice resamplings, so one part
+    # (self-reconstruction: 0.60, 0.49, 0.41, 0.69, 0.61 with the third-generation model) is not monotone
+    assert rows[-1]["total"] < 0.5 * rows[0]["total"]
 
 
 def test_bad_labels_and_silent_videos_are_one_line(tmp_path, capsys):
