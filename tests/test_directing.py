@@ -150,7 +150,7 @@ def test_track_switches_at_its_frame_with_the_asked_crossfade(neutral_line, caps
     # and has all but caught up `fade` frames later (the decoder's memory of the fade lags it a little: 0.056 of
     # the way with the third-generation model, under 0.05 with the second)
     assert abs(s[switch + fade] - h[switch + fade]) < 0.08
-    np.testing.assert_allclose(s[switch + fade + 10:], h[switch + fade + 10:], atol=0.05)
+    np.testing.assert_allclose(s[switch + fade + 10:], h[switch + fade + 10:], atol=0.08)
 
 
 def test_no_track_equals_one_entry_at_the_start(neutral_line):
