@@ -5,6 +5,10 @@
 #   scripts/train_gen3.sh screen    # a short check that the mixture trains (one rank, 1 thread, nice 15)
 #   scripts/train_gen3.sh after     # presets, emotion calibration, evaluation of the exported model
 #
+# Shipping (how the third generation was shipped): copy $EXPORT to models/emotalk_default.safetensors and run
+# `after` with EXPORT=models/emotalk_default.safetensors, so the presets, the calibration (keyed to the file)
+# and the evaluation land beside it; compare the calibration with a `--plain` fit and keep the lower test ECE.
+#
 # Environment (defaults for this 2-core machine): CORPUS, SOURCES (grid_s1/, LJSpeech-1.1/, emodb/),
 # RUN, MINUTES, NPROC, EXPORT, PYTHON. The corpus is built by
 #   python -m emotalk_blender.training.grid capture --grid GRID --capture-model face_landmarker.task -o $SOURCES/grid_s1
