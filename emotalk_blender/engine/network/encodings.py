@@ -86,8 +86,5 @@ def emotion_hidden(backend, wav: np.ndarray) -> np.ndarray:
 
 
 def emotion(backend, wav: np.ndarray, frames: int) -> np.ndarray:
-    """(frames, emotion_dim) emotion features of normalised ``wav`` (from the kept hidden states when
-    the backend has the two stages; a hand-made backend with only ``encode_emotion`` runs that)."""
-    if not hasattr(backend, "emotion_hidden"):
-        return encode(backend, "emotion", wav, frames, lambda: backend.encode_emotion(wav, frames))
+    """(frames, emotion_dim) emotion features of normalised ``wav``, made from the kept hidden states."""
     return np.asarray(backend.emotion_features(emotion_hidden(backend, wav), frames), np.float32)
