@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
-from bench_engine import CACHE, speech  # noqa: E402
+from bench_engine import speech_wav  # noqa: E402
 from machine import best, describe  # noqa: E402
 
 
@@ -59,12 +59,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    import soundfile as sf
 
     print("machine:", describe())
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wav = CACHE / "speech10.wav"
-    sf.write(wav, speech(10.0), 16000)
+    wav = speech_wav(10.0)
     for backend in ("numpy", "torch"):
         measure(backend, wav, args.repeats)
 

@@ -57,6 +57,16 @@ def speech(seconds: float):
     return np.tile(x, reps)[: int(seconds * 16000)]
 
 
+def speech_wav(seconds: float = 10.0):
+    """``speech(seconds)`` written once to the bench cache as a 16 kHz wav; its path."""
+    import soundfile as sf
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    wav = CACHE / f"speech{seconds:g}.wav"
+    sf.write(wav, speech(seconds), 16000)
+    return wav
+
+
 def peak_rss_gib() -> float:
     """This process's peak RSS (VmHWM): unlike ru_maxrss it is not inherited from the parent across exec."""
     for line in open("/proc/self/status"):

@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from bench_engine import CACHE, speech  # noqa: E402
+from bench_engine import speech, speech_wav  # noqa: E402
 from machine import describe  # noqa: E402
 
 
@@ -26,16 +26,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     import bpy
-    import soundfile as sf
 
     import emotalk_blender
     from emotalk_blender.engine import paths, pipeline
     from emotalk_blender.engine.network.inference import predict
 
     print("machine:", describe())
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wav = CACHE / "speech10.wav"
-    sf.write(wav, speech(10.0), 16000)
+    wav = speech_wav(10.0)
     t = time.perf_counter()
     model = pipeline.load_model(None, "cpu")
     print(f"default model: {paths.default_checkpoint().name}, {model.num_parameters() / 1e6:.2f} M parameters, "

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
-from bench_engine import CACHE, released_checkpoint, speech  # noqa: E402
+from bench_engine import released_checkpoint, speech_wav  # noqa: E402
 from machine import best, describe  # noqa: E402
 
 
@@ -48,13 +48,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-full-size", action="store_true")
     args = ap.parse_args()
-    import soundfile as sf
     import torch  # noqa: F401  (so that describe() names it)
 
     print("machine:", describe())
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wav = CACHE / "speech10.wav"
-    sf.write(wav, speech(10.0), 16000)
+    wav = speech_wav(10.0)
     measure("default model", None, "numpy", wav, args.repeats)
     measure("default model", None, "torch", wav, args.repeats)
     if not args.skip_full_size:
